@@ -1,0 +1,3 @@
+from truedigest.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Content digests: parse, compute, print."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from truedigest.errors import InvalidDigestError
+
+_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+_FIND_RE = re.compile(r"\b(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\b")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Digest:
+    """A content digest such as `sha256:9f86…`."""
+
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, text: str) -> Digest:
+        if not isinstance(text, str):
+            raise InvalidDigestError(f"not a digest: {text!r}")
+        candidate = text.strip()
+        m = _DIGEST_RE.match(candidate)
+        if m is None:
+            raise InvalidDigestError(f"malformed digest {_clip(text)!r}")
+        algorithm, hexpart = m.group(1), m.group(2)
+        expected = _HEX_LENGTHS.get(algorithm)
+        if expected is None:
+            raise InvalidDigestError(
+                f"unsupported digest algorithm {algorithm!r} in {_clip(text)!r}"
+            )
+        if len(hexpart) != expected or not all(c in "0123456789abcdef" for c in hexpart):
+            raise InvalidDigestError(
+                f"malformed {algorithm} digest {_clip(text)!r}: "
+                f"want {expected} lowercase hex characters"
+            )
+        return cls(algorithm, hexpart)
+
+    @classmethod
+    def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        if algorithm not in _HEX_LENGTHS:
+            raise InvalidDigestError(f"unsupported digest algorithm {algorithm!r}")
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    def verify(self, data: bytes) -> bool:
+        """True when `data` hashes to this digest (with this digest's algorithm)."""
+        return Digest.of_bytes(data, self.algorithm) == self
+
+    @property
+    def short(self) -> str:
+        """`sha256:` plus the first 12 hex characters, for narrow tables."""
+        return f"{self.algorithm}:{self.hex[:12]}"
+
+    @property
+    def encoded_tag(self) -> str:
+        """The referrers tag-schema name: `sha256-<hex>`."""
+        return f"{self.algorithm}-{self.hex}"
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+
+def is_digest(text: str) -> bool:
+    try:
+        Digest.parse(text)
+    except InvalidDigestError:
+        return False
+    return True
+
+
+def find_digests(text: str) -> list[Digest]:
+    """Every well-formed digest in free text, in order, without duplicates."""
+    seen: dict[Digest, None] = {}
+    for m in _FIND_RE.finditer(text):
+        seen.setdefault(Digest.parse(m.group(1)), None)
+    return list(seen)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

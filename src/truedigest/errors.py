@@ -1,0 +1,121 @@
+"""One error tree for everything that stops truedigest from checking.
+
+Every class carries the exit code of DESIGN §3 and a hint a person can act on.
+A mismatch is *not* an exception: it is data in a report. Exceptions mean
+"could not check" (or bad usage, or an absent tag).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    MISMATCH = 1
+    USAGE = 2
+    UNAVAILABLE = 3
+    ABSENT = 10
+
+
+class TruedigestError(Exception):
+    """Base class: the message is user-facing text, one line."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.UNAVAILABLE
+    hint: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.instance_hint: str | None = hint
+        else:
+            self.instance_hint = type(self).hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(TruedigestError):
+    exit_code = ExitCode.USAGE
+    hint = "see `truedigest COMMAND --help`"
+
+
+class InvalidReferenceError(UsageError):
+    hint = "a reference looks like [HOST[:PORT]/]NAMESPACE/NAME[:TAG][@sha256:HEX], lowercase"
+
+
+class InvalidDigestError(UsageError):
+    hint = "a digest looks like sha256:<64 lowercase hex> (or sha512:<128 hex>)"
+
+
+class InputFileError(UsageError):
+    """A file the user pointed us at (metadata, log, digest file, layout) is unusable."""
+
+    hint = "check the path and the file's format (see README: build sources)"
+
+
+class CheckError(TruedigestError):
+    """Something could not be checked (exit 3)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class NetworkError(CheckError):
+    hint = "check the host and port, proxy settings and --plain-http / --ca-file / --insecure"
+
+
+class TLSError(NetworkError):
+    hint = "pass the registry's CA with --ca-file, or --plain-http for a plain-HTTP registry"
+
+
+class AuthError(CheckError):
+    hint = (
+        "set TRUEDIGEST_REGISTRY_USERNAME / TRUEDIGEST_REGISTRY_PASSWORD, "
+        "or log in so that docker config.json / containers auth.json holds credentials"
+    )
+
+
+class RegistryError(CheckError):
+    """A registry answered with an unexpected status or an unusable body."""
+
+    hint = "retry later; run with -v for the request that failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        codes: tuple[str, ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.codes = codes
+
+
+class DigestMismatchError(RegistryError):
+    hint = (
+        "the registry's Docker-Content-Digest header disagrees with the bytes it served; "
+        "do not trust this registry's header (a proxy or cache may be rewriting manifests)"
+    )
+
+
+class ManifestTooLargeError(RegistryError):
+    hint = "manifests are capped at 4 MiB; this is not a manifest a runtime would pull"
+
+
+class NotFoundError(TruedigestError):
+    """The registry does not serve the tag or digest asked about (exit 10)."""
+
+    exit_code = ExitCode.ABSENT
+    hint = "check the tag was pushed to this registry and repository (`truedigest tags REPO`)"
+
+
+class PlatformNotFoundError(NotFoundError):
+    hint = "run `truedigest inspect REF` to see the platforms the image holds"
+
+
+class ControlPlaneError(CheckError):
+    hint = "check --cp URL and the token variable named by --cp-token-env"

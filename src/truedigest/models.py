@@ -1,0 +1,207 @@
+"""Frozen values shared by the client, the sources and the core (stdlib only)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from truedigest.digest import Digest
+from truedigest.errors import InvalidReferenceError, RegistryError
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_MEDIA_TYPES: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
+INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+ATTESTATION_TYPE_KEY = "vnd.docker.reference.type"
+ATTESTATION_DIGEST_KEY = "vnd.docker.reference.digest"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.strip().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InvalidReferenceError(
+                f"invalid platform {text!r}",
+                hint="a platform looks like linux/amd64 or linux/arm64/v8",
+            )
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    @classmethod
+    def from_json(cls, obj: object) -> Platform | None:
+        if not isinstance(obj, dict):
+            return None
+        os_, arch = obj.get("os"), obj.get("architecture")
+        if not isinstance(os_, str) or not isinstance(arch, str):
+            return None
+        variant = obj.get("variant")
+        return cls(os_, arch, variant if isinstance(variant, str) and variant else None)
+
+    def matches(self, wanted: Platform) -> bool:
+        """`wanted` without a variant matches any variant (arm64 ~ arm64/v8)."""
+        if (self.os, self.architecture) != (wanted.os, wanted.architecture):
+            return False
+        if wanted.variant is None:
+            return True
+        mine = self.variant or _DEFAULT_VARIANTS.get(self.architecture)
+        return mine == wanted.variant
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.os == "unknown" and self.architecture == "unknown"
+
+    def __str__(self) -> str:
+        text = f"{self.os}/{self.architecture}"
+        return f"{text}/{self.variant}" if self.variant else text
+
+
+_DEFAULT_VARIANTS = {"arm64": "v8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    platform: Platform | None = None
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    artifact_type: str | None = None
+
+    @property
+    def is_attestation(self) -> bool:
+        return self.annotations.get(ATTESTATION_TYPE_KEY) == "attestation-manifest"
+
+    @classmethod
+    def from_json(cls, obj: object, where: str) -> Descriptor:
+        if not isinstance(obj, dict):
+            raise RegistryError(f"malformed descriptor in {where}: not an object")
+        media_type, digest_text, size = obj.get("mediaType"), obj.get("digest"), obj.get("size")
+        if not isinstance(digest_text, str) or not isinstance(size, int) or size < 0:
+            raise RegistryError(f"malformed descriptor in {where}: digest or size missing")
+        try:
+            digest = Digest.parse(digest_text)
+        except Exception as exc:
+            raise RegistryError(f"malformed descriptor digest in {where}") from exc
+        annotations = obj.get("annotations")
+        artifact_type = obj.get("artifactType")
+        return cls(
+            media_type=media_type if isinstance(media_type, str) else "",
+            digest=digest,
+            size=size,
+            platform=Platform.from_json(obj.get("platform")),
+            annotations=_str_dict(annotations),
+            artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest exactly as served: the bytes and what they hash to."""
+
+    repository: str
+    media_type: str
+    body: bytes = field(repr=False)
+    digest: Digest
+    header_digest: Digest | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+    @property
+    def json(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.body)
+        except ValueError as exc:
+            raise RegistryError(f"manifest {self.digest} is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise RegistryError(f"manifest {self.digest} is not a JSON object")
+        return data
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES or (
+            not self.media_type and "manifests" in self.json
+        )
+
+    @property
+    def children(self) -> list[Descriptor]:
+        if not self.is_index:
+            return []
+        items = self.json.get("manifests")
+        if not isinstance(items, list):
+            raise RegistryError(f"index {self.digest} has no manifests list")
+        return [Descriptor.from_json(item, f"index {self.digest}") for item in items]
+
+    @property
+    def config(self) -> Descriptor | None:
+        if self.is_index:
+            return None
+        cfg = self.json.get("config")
+        return None if cfg is None else Descriptor.from_json(cfg, f"manifest {self.digest}")
+
+    @property
+    def layers(self) -> list[Descriptor]:
+        if self.is_index:
+            return []
+        items = self.json.get("layers")
+        if not isinstance(items, list):
+            return []
+        return [Descriptor.from_json(item, f"manifest {self.digest}") for item in items]
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return _str_dict(self.json.get("annotations"))
+
+    @property
+    def subject(self) -> Descriptor | None:
+        sub = self.json.get("subject")
+        return None if sub is None else Descriptor.from_json(sub, f"manifest {self.digest}")
+
+
+def _str_dict(obj: object) -> dict[str, str]:
+    if not isinstance(obj, dict):
+        return {}
+    return {str(k): str(v) for k, v in obj.items() if isinstance(v, str | int | float | bool)}
+
+
+class SourceKind(StrEnum):
+    REGISTRY = "registry"
+    CP = "cp"
+    BUILD = "build"
+    FILE = "file"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    MISMATCH = "mismatch"
+    MISSING = "missing"
+    AMBIGUOUS = "ambiguous"
+    ABSENT = "absent"
+    ERROR = "error"
+
+
+class Relation(StrEnum):
+    IDENTICAL = "identical"
+    PLATFORM_MANIFEST = "platform-manifest"
+    INDEX_OF = "index-of"
+    CONFIG_DIGEST = "config-digest"
+    ATTESTATION = "attestation"
+    OTHER_IMAGE = "other-image"
+    NOT_IN_REGISTRY = "not-in-registry"
+
+
+class Verdict(StrEnum):
+    AGREE = "agree"
+    MISMATCH = "mismatch"
+    ABSENT = "absent"
+    UNAVAILABLE = "unavailable"
