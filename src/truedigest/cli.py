@@ -208,6 +208,7 @@ def _debug_requests(client: RegistryClient) -> None:
 @click.group(
     cls=_Group,
     context_settings={
+        "auto_envvar_prefix": "TRUEDIGEST",
         "help_option_names": ["-h", "--help"],
         "max_content_width": HELP_WIDTH,
         "terminal_width": HELP_WIDTH,
@@ -262,6 +263,246 @@ def resolve(
         out.print_json(out.resolve_document(resolved))
     else:
         click.echo(str(resolved.digest))
+
+
+def _parse_pairs(
+    values: Sequence[str], parse: Callable[[str], tuple[str, str]]
+) -> list[tuple[str, str]]:
+    return [parse(v) for v in values]
+
+
+def _split_multi(values: Sequence[str]) -> list[str]:
+    """Repeatable options also read from one env var: split on whitespace."""
+    out: list[str] = []
+    for value in values:
+        out.extend(value.split())
+    return out
+
+
+BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "oci_layout")
+
+
+@cli.command()
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=ImageRefParam(),
+    help="Tag to resolve from the registry (repeatable; the first is the truth, "
+    "the others must resolve to the same digest).",
+)
+@click.option("--build-digest", metavar="DIGEST", help="Digest the build says it pushed.")
+@click.option(
+    "--build-metadata",
+    type=click.Path(path_type=Path),
+    help="buildx --metadata-file output (bake files: one entry per target).",
+)
+@click.option("--build-target", metavar="TARGET", help="Bake target to read from --build-metadata.")
+@click.option(
+    "--build-log",
+    type=click.Path(path_type=Path),
+    help="`docker push` output (line `TAG: digest: sha256:… size: N`).",
+)
+@click.option(
+    "--digest-file",
+    type=click.Path(path_type=Path),
+    help="podman/buildah --digestfile output.",
+)
+@click.option(
+    "--oci-layout",
+    type=click.Path(path_type=Path),
+    help="OCI image layout directory (index.json, by ref.name).",
+)
+@click.option(
+    "--cp",
+    "cps",
+    multiple=True,
+    metavar="NAME=URL",
+    envvar="TRUEDIGEST_CP",
+    help="Control plane to read pins from (repeatable).",
+)
+@click.option(
+    "--cp-token-env",
+    "cp_token_envs",
+    multiple=True,
+    metavar="NAME=VAR",
+    envvar="TRUEDIGEST_CP_TOKEN_ENV",
+    help="Env var holding CP NAME's token [default: CP_ADMIN_API_TOKEN].",
+)
+@click.option(
+    "--cp-path",
+    default="/cp/admin/runtime-image",
+    show_default=True,
+    help="Path of the pin table on each CP.",
+)
+@click.option(
+    "--pin-file",
+    "pin_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Text file whose REPO@sha256:… references are checked like pins (repeatable).",
+)
+@click.option("--template", help="Template name of the CP pin row.")
+@click.option("--region", default="global", show_default=True, help="Region of the CP pin row.")
+@click.option("--git-sha", metavar="SHA", help="Commit the pin row's git_sha must match.")
+@click.option(
+    "--platform",
+    type=PlatformParam(),
+    help="Compare against this platform's child manifest instead of the tag's own digest.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="Re-check registry and CPs until all agree or SECONDS pass.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Pause between --wait rounds.",
+)
+@output_option(["table", "json", "markdown"], "table")
+@click.option(
+    "--summary-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=["TRUEDIGEST_VERIFY_SUMMARY_FILE", "GITHUB_STEP_SUMMARY"],
+    help="Append the markdown table here [default: $GITHUB_STEP_SUMMARY].",
+)
+@click.option(
+    "--github-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=["TRUEDIGEST_VERIFY_GITHUB_OUTPUT", "GITHUB_OUTPUT"],
+    help="Append verdict= and digest= here [default: $GITHUB_OUTPUT].",
+)
+@registry_options
+@verbose_option
+def verify(
+    images: tuple[ImageRef, ...],
+    build_digest: str | None,
+    build_metadata: Path | None,
+    build_target: str | None,
+    build_log: Path | None,
+    digest_file: Path | None,
+    oci_layout: Path | None,
+    cps: tuple[str, ...],
+    cp_token_envs: tuple[str, ...],
+    cp_path: str,
+    pin_files: tuple[Path, ...],
+    template: str | None,
+    region: str,
+    git_sha: str | None,
+    platform: Any,
+    wait: float,
+    interval: float,
+    output: str,
+    summary_file: Path | None,
+    github_output: Path | None,
+    plain_http: bool,
+    insecure: bool,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """Check that the registry, every CP pin and the build output name one digest.
+
+    The registry is the truth: the first --image is resolved by hashing the
+    manifest bytes it serves. Each disagreeing source is diagnosed (stale pin,
+    platform child, config digest, dangling pin, …). Exit 0 only when every
+    source was read and agrees.
+    """
+    from truedigest import output as out
+    from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
+    from truedigest.run import VerifyPlan, run_verify
+    from truedigest.sources import build as build_source
+
+    given = [
+        name
+        for name, value in zip(
+            BUILD_SOURCES,
+            (build_digest, build_metadata, build_log, digest_file, oci_layout),
+            strict=True,
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise UsageError(f"give at most one build source, not {flags}")
+    if build_target is not None and build_metadata is None:
+        raise UsageError("--build-target needs --build-metadata")
+    cp_pairs = _parse_pairs(_split_multi(cps), parse_cp_option)
+    targets = build_targets(
+        cp_pairs, _parse_pairs(_split_multi(cp_token_envs), parse_token_env_option), cp_path
+    )
+    if targets and not template:
+        raise UsageError("--cp needs --template to select the pin row")
+    first = images[0]
+    claim = None
+    if build_digest is not None:
+        claim = build_source.from_digest(build_digest)
+    elif build_metadata is not None:
+        claim = build_source.from_metadata(build_metadata, image=first, target=build_target)
+    elif build_log is not None:
+        claim = build_source.from_push_log(build_log, image=first)
+    elif digest_file is not None:
+        claim = build_source.from_digest_file(digest_file)
+    elif oci_layout is not None:
+        claim = build_source.from_oci_layout(oci_layout, image=first)
+    plan = VerifyPlan(
+        images=images,
+        platform=platform,
+        cps=targets,
+        template=template,
+        region=region,
+        git_sha=git_sha,
+        build=claim,
+        pin_files=pin_files,
+        wait=wait,
+        interval=interval,
+    )
+
+    def on_round(n: int, agree: bool) -> None:
+        if wait and not agree:
+            click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
+
+    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+        report = run_verify(plan, client, on_round=on_round)
+        _debug_requests(client)
+    if output == "json":
+        out.print_json(report.to_json())
+    elif output == "markdown":
+        click.echo(out.markdown(report), nl=False)
+    else:
+        out.print_verify_table(report)
+    click.echo(out.verdict_line(report), err=True)
+    if _in_actions():
+        for line in out.workflow_commands(report):
+            click.echo(line, err=output == "json")
+    if summary_file is not None:
+        _append(summary_file, out.markdown(report) + "\n", "--summary-file")
+    if github_output is not None:
+        lines = f"verdict={report.verdict}\n"
+        if report.truth is not None:
+            lines += f"digest={report.truth}\n"
+        _append(github_output, lines, "--github-output")
+    sys.exit(report.exit_code)
+
+
+def _in_actions() -> bool:
+    import os
+
+    return os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITEA_ACTIONS") == "true"
+
+
+def _append(path: Path, text: str, flag: str) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write ({exc.strerror})") from None
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

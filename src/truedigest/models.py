@@ -205,3 +205,70 @@ class Verdict(StrEnum):
     MISMATCH = "mismatch"
     ABSENT = "absent"
     UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one source claims, and (after verify) how it relates to the truth.
+
+    `status` before comparison is OK for a source that was read, or one of
+    MISSING / AMBIGUOUS / ABSENT / ERROR / MISMATCH (a broken pin row).
+    """
+
+    id: str
+    kind: SourceKind
+    where: str
+    digest: Digest | None
+    status: Status = Status.OK
+    relation: Relation | None = None
+    detail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    media_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "kind": str(self.kind),
+            "digest": str(self.digest) if self.digest else None,
+            "status": str(self.status),
+            "relation": str(self.relation) if self.relation else None,
+            "detail": self.detail,
+            "where": self.where,
+        }
+        for key, value in self.extra.items():
+            doc.setdefault(key, value)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    verdict: Verdict
+    truth: Digest | None
+    sources: tuple[Observation, ...]
+    rounds: int = 1
+    context: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def exit_code(self) -> int:
+        from truedigest.errors import ExitCode
+
+        return {
+            Verdict.AGREE: ExitCode.OK,
+            Verdict.MISMATCH: ExitCode.MISMATCH,
+            Verdict.ABSENT: ExitCode.ABSENT,
+            Verdict.UNAVAILABLE: ExitCode.UNAVAILABLE,
+        }[self.verdict]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "truedigest.verify/v1",
+            "verdict": str(self.verdict),
+            "exit_code": int(self.exit_code),
+            "truth": str(self.truth) if self.truth else None,
+            "sources": [obs.to_json() for obs in self.sources],
+            "rounds": self.rounds,
+            **{k: v for k, v in self.context.items() if k not in _REPORT_KEYS},
+        }
+
+
+_REPORT_KEYS = frozenset({"schema", "verdict", "exit_code", "truth", "sources", "rounds"})

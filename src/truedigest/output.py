@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, assert_never
 
+from truedigest.models import Observation, Relation, Report, Status, Verdict
 from truedigest.registry import Resolved
 
 
@@ -32,3 +33,148 @@ def resolve_document(resolved: Resolved) -> dict[str, Any]:
         "platform": str(resolved.platform) if resolved.platform else None,
         "index_digest": str(resolved.index_digest) if resolved.index_digest else None,
     }
+
+
+# -- verify ----------------------------------------------------------------------
+
+COLUMNS = ("SOURCE", "WHERE", "DIGEST", "STATUS", "RELATION", "DETAIL")
+_MARK = {"agree": "✅", "mismatch": "❌", "absent": "❌", "unavailable": "⚠️"}
+
+
+def _cells(obs: Observation, *, short: bool) -> tuple[str, ...]:
+    digest = "-"
+    if obs.digest is not None:
+        digest = obs.digest.short if short else str(obs.digest)
+    return (
+        obs.id,
+        obs.where,
+        digest,
+        str(obs.status),
+        str(obs.relation) if obs.relation else "-",
+        obs.detail or "",
+    )
+
+
+def verdict_line(report: Report) -> str:
+    n = len(report.sources)
+    bad = [o for o in report.sources if o.relation is not Relation.IDENTICAL]
+    truth = str(report.truth) if report.truth else "unknown"
+    rounds = f" after {report.rounds} rounds" if report.rounds > 1 else ""
+    match report.verdict:
+        case Verdict.AGREE:
+            text = f"all {n} sources agree on {truth}{rounds}"
+        case Verdict.MISMATCH:
+            text = f"{len(bad)} of {n} sources disagree with the registry ({truth}){rounds}"
+        case Verdict.ABSENT:
+            text = f"the registry does not serve the image{rounds}"
+        case Verdict.UNAVAILABLE:
+            text = f"{len(bad)} of {n} sources could not be checked{rounds}"
+        case _:
+            assert_never(report.verdict)
+    return f"verdict: {report.verdict} (exit {report.exit_code}): {text}"
+
+
+def render_plain_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = COLUMNS) -> str:
+    """Stable, greppable text for pipes and logs: aligned columns, last one free."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [c.ljust(widths[i]) for i, c in enumerate(row[:-1])]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def print_table(
+    title: str,
+    headers: tuple[str, ...],
+    rows: list[tuple[str, ...]],
+    *,
+    styles: list[str] | None = None,
+) -> None:
+    """A rich table on a terminal; plain aligned text when piped."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(render_plain_table(rows, headers))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for i, row in enumerate(rows):
+        table.add_row(*row, style=styles[i] if styles else None)
+    Console().print(table)
+
+
+def print_verify_table(report: Report) -> None:
+    short = sys.stdout.isatty() and _terminal_width() < 200
+    rows = [_cells(o, short=short) for o in report.sources]
+    styles = [_style(o) for o in report.sources]
+    print_table(f"truedigest verify: {report.verdict}", COLUMNS, rows, styles=styles)
+
+
+def _style(obs: Observation) -> str:
+    if obs.relation is Relation.IDENTICAL and obs.status is Status.OK:
+        return "green"
+    if obs.status is Status.ERROR or (obs.relation is None and obs.status is Status.OK):
+        return "yellow"
+    return "red"
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def markdown(report: Report) -> str:
+    mark = _MARK.get(str(report.verdict), "")
+    lines = [
+        f"### {mark} truedigest verify: {report.verdict}",
+        "",
+        verdict_line(report).removeprefix("verdict: "),
+        "",
+        "| " + " | ".join(c.lower() for c in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for obs in report.sources:
+        cells = _cells(obs, short=False)
+        lines.append(
+            "| " + " | ".join(_md_cell(c, code=i in (1, 2)) for i, c in enumerate(cells)) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: str, *, code: bool) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    if code and text and text != "-":
+        return f"`{text}`"
+    return text
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_commands(report: Report) -> list[str]:
+    """`::error title=…::…` workflow commands, one per failing source (or one notice)."""
+    out = []
+    for obs in report.sources:
+        if obs.relation is Relation.IDENTICAL and obs.status is Status.OK:
+            continue
+        title = _escape_property(f"truedigest {obs.id}: {obs.status}")
+        relation = f" [{obs.relation}]" if obs.relation else ""
+        digest = f" {obs.digest}" if obs.digest else ""
+        message = f"{obs.where}{digest}{relation}: {obs.detail or obs.status}"
+        out.append(f"::error title={title}::{_escape_data(message)}")
+    if report.verdict is Verdict.AGREE:
+        out.append(f"::notice title=truedigest::{_escape_data(verdict_line(report))}")
+    elif not out:
+        out.append(f"::error title=truedigest::{_escape_data(verdict_line(report))}")
+    return out

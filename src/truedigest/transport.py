@@ -105,7 +105,15 @@ def build_client(
             from truedigest.errors import UsageError
 
             raise UsageError(f"--ca-file {options.ca_file}: no such file")
-        verify = ssl.create_default_context(cafile=str(options.ca_file))
+        verify = ssl.create_default_context()  # system roots stay trusted (CPs use them)
+        try:
+            verify.load_verify_locations(cafile=str(options.ca_file))
+        except (OSError, ssl.SSLError):
+            from truedigest.errors import UsageError
+
+            raise UsageError(
+                f"--ca-file {options.ca_file}: not a readable PEM certificate bundle"
+            ) from None
     else:
         verify = True
     return httpx.Client(
