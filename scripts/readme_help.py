@@ -1,0 +1,48 @@
+"""Keep README.md's `--help` blocks equal to the real `--help` (tests check it).
+
+A block is a fenced ```text block whose first line is `$ truedigest … --help`.
+`python -m scripts.readme_help` rewrites every such block in place;
+`--check` exits 1 when one is stale.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from truedigest.cli import cli
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"```text\n\$ (truedigest[^\n]*--help)\n(.*?)```", re.DOTALL)
+
+
+def help_text(command_line: str) -> str:
+    args = shlex.split(command_line)[1:]
+    result = CliRunner().invoke(cli, args, prog_name="truedigest", terminal_width=80)
+    if result.exit_code != 0:
+        raise SystemExit(f"{command_line}: exit {result.exit_code}\n{result.output}")
+    return result.output
+
+
+def render(text: str) -> str:
+    return BLOCK.sub(lambda m: f"```text\n$ {m.group(1)}\n{help_text(m.group(1))}```", text)
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text()
+    new = render(text)
+    if "--check" in argv:
+        if new != text:
+            print("README.md --help blocks are stale: run python -m scripts.readme_help")
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
