@@ -1,0 +1,159 @@
+"""Pin files: `<name>[:tag]@sha256:<hex>` references in any text file (stdlib only).
+
+Kubernetes YAML, Helm values, compose files, Terraform, `.env`, JSON: rather than
+parse each format, scan the text for runs of reference characters that end in
+`@sha256:<64 hex>` (or `@sha512:<128 hex>`) and keep the runs that parse as a
+distribution reference. `find_pins` keeps those for the `--image` repository
+(after Docker Hub normalisation); `malformed_pins` finds the image's references
+whose digest is broken (wrong length, uppercase), so verify can flag them.
+
+A reference whose name follows a template expression (`{{ .Values.registry }}/app@…`,
+`${var.registry}/app@…`) is skipped: its registry cannot be known from the text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from truedigest.digest import Digest
+from truedigest.errors import InvalidDigestError, InvalidReferenceError
+from truedigest.reference import ImageRef, parse_reference
+from truedigest.sources.build import read_input_text
+
+__all__ = ["PinRef", "find_pins", "malformed_pins", "scan_text"]
+
+_PIN_FILE_HINT = (
+    "pass a text file (Kubernetes YAML, Helm values, compose, Terraform, JSON) that holds "
+    "<repo>@sha256:<hex> references"
+)
+
+# Reference characters: host (with port and IPv6 brackets), path, tag.
+_NAME_CHARS = r"A-Za-z0-9._:/\[\]\-"
+# Not preceded by a reference character (we would be inside a longer run that did not
+# start with a letter or digit) nor by the end of a template expression.
+_NAME = rf"(?<![{_NAME_CHARS}{{}}$@])(?P<name>[A-Za-z0-9\[][{_NAME_CHARS}]*)"
+_PIN_RE = re.compile(
+    rf"{_NAME}@(?P<digest>sha256:[0-9a-f]{{64}}|sha512:[0-9a-f]{{128}})(?![0-9A-Za-z])"
+)
+_ANY_DIGEST_RE = re.compile(rf"{_NAME}@(?P<algorithm>(?i:sha256|sha512)):(?P<hex>[0-9A-Za-z]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class PinRef:
+    """One `<name>[:tag]@<digest>` reference found in a pin file."""
+
+    path: Path
+    line: int  # 1-based
+    reference: str  # the text matched, e.g. "registry.example.com/team/app:v1@sha256:…"
+    ref: ImageRef
+    digest: Digest
+
+
+def find_pins(path: Path, *, image: ImageRef) -> list[PinRef]:
+    """The references in `path` that name the image's registry and repository."""
+    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
+    return [
+        pin
+        for pin in scan_text(text, path)
+        if pin.ref.registry == image.registry and pin.ref.repository == image.repository
+    ]
+
+
+def scan_text(text: str, path: Path) -> list[PinRef]:
+    """Every well-formed `<name>[:tag]@sha256:<hex>` reference in `text`, in order."""
+    lines = _LineIndex(text)
+    pins: list[PinRef] = []
+    for m in _PIN_RE.finditer(text):
+        digest_text = m.group("digest")
+        found = _resolve_name(m.group("name"), suffix=f"@{digest_text}")
+        if found is None:
+            continue
+        reference, ref = found
+        if ref.digest is None:  # pragma: no cover - the suffix always carries the digest
+            continue
+        pins.append(
+            PinRef(
+                path=path,
+                line=lines.line_of(m.start("name")),
+                reference=reference,
+                ref=ref,
+                digest=ref.digest,
+            )
+        )
+    return pins
+
+
+def malformed_pins(path: Path, *, image: ImageRef) -> list[tuple[int, str]]:
+    """(line, text) of each reference to the image's repository with a broken digest.
+
+    A broken digest is `@sha256:` (or `@sha512:`) followed by anything but exactly
+    64 (128) lowercase hex characters: truncated, too long, uppercase, `SHA256:`.
+    """
+    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
+    lines = _LineIndex(text)
+    broken: list[tuple[int, str]] = []
+    for m in _ANY_DIGEST_RE.finditer(text):
+        digest_text = f"{m.group('algorithm')}:{m.group('hex')}"
+        try:
+            Digest.parse(digest_text)
+        except InvalidDigestError:
+            pass
+        else:
+            continue
+        found = _resolve_name(m.group("name"), suffix="")
+        if found is None:
+            continue
+        name, ref = found
+        if ref.registry != image.registry or ref.repository != image.repository:
+            continue
+        shown = f"{name}@{digest_text}"
+        if len(shown) > 240:
+            shown = shown[:239] + "…"
+        broken.append((lines.line_of(m.start("name")), shown))
+    return broken
+
+
+def _resolve_name(name: str, *, suffix: str) -> tuple[str, ImageRef] | None:
+    """Parse `name + suffix` as a reference, dropping a `key:` / `scheme://` prefix if needed.
+
+    Returns the reference text that parsed and its value, or None.
+    """
+    for candidate in _name_candidates(name):
+        try:
+            return candidate + suffix, parse_reference(candidate + suffix, default_tag=None)
+        except (InvalidReferenceError, InvalidDigestError):
+            continue
+    return None
+
+
+def _name_candidates(name: str) -> list[str]:
+    """`name`, then what follows each `:` in its first path component.
+
+    This recovers `registry.example.com/app` from `image:registry.example.com/app`
+    (no space after a YAML/compose key) and from `docker://registry.example.com/app`.
+    """
+    candidates = [name]
+    slash = name.find("/")
+    head_end = slash if slash >= 0 else len(name)
+    for i, char in enumerate(name[:head_end]):
+        if char == ":":
+            rest = name[i + 1 :].lstrip("/")
+            if rest and rest not in candidates:
+                candidates.append(rest)
+    return candidates
+
+
+class _LineIndex:
+    """Offset → 1-based line number, without rescanning the text per match."""
+
+    __slots__ = ("_starts",)
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0]
+        self._starts.extend(m.end() for m in re.finditer("\n", text))
+
+    def line_of(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts, offset)
