@@ -1,0 +1,43 @@
+"""The README's `--help` blocks equal the real `--help`, and its first screen holds the set-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from scripts.readme_help import BLOCK, README, help_text, render
+from truedigest.cli import cli
+
+
+def test_help_blocks_are_current() -> None:
+    text = README.read_text()
+    blocks = BLOCK.findall(text)
+    assert len(blocks) >= 3, "README lost its --help blocks"
+    assert render(text) == text, "stale README --help blocks: run python -m scripts.readme_help"
+
+
+def test_every_command_has_a_help_block() -> None:
+    shown = {m.group(1) for m in BLOCK.finditer(README.read_text())}
+    for name in cli.commands:
+        assert f"truedigest {name} --help" in shown, f"README has no `truedigest {name} --help`"
+
+
+def test_help_text_is_what_the_installed_command_prints() -> None:
+    """The real process, any terminal width: help is pinned to 80 columns."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "truedigest", "resolve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert help_text("truedigest resolve --help") == proc.stdout
+
+
+def test_first_screen_gives_exactly_the_two_setup_commands() -> None:
+    head = README.read_text().split("---", 1)[0]
+    commands = re.findall(r"^(scripts/\w+)", head, flags=re.MULTILINE)
+    assert commands == ["scripts/demo", "scripts/test"]
+    assert len(head.splitlines()) <= 25
