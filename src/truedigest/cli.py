@@ -505,6 +505,101 @@ def _append(path: Path, text: str, flag: str) -> None:
         raise UsageError(f"{flag} {path}: cannot write ({exc.strerror})") from None
 
 
+# -- forensics: inspect, whatis -------------------------------------------------------
+
+
+class DigestParam(click.ParamType):  # type: ignore[type-arg]
+    name = "DIGEST"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from truedigest.digest import Digest
+
+        if isinstance(value, Digest):
+            return value
+        try:
+            return Digest.parse(value)
+        except UsageError as exc:
+            self.fail(f"{exc.message} ({exc.instance_hint})", param, ctx)
+
+
+@cli.command()
+@click.argument("ref", type=ImageRefParam())
+@output_option(["text", "json"], "text")
+@registry_options
+@verbose_option
+def inspect(
+    ref: ImageRef,
+    output: str,
+    plain_http: bool,
+    insecure: bool,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """Show what REF is made of: index, children, configs, layers, referrers.
+
+    For incidents: each child's platform, digest, size and attestation flag; each
+    image's config digest, layer count and size, created/revision/source (from
+    annotations and config labels); referrers (OCI 1.1 API, else the sha256-<hex>
+    tag). Exit 3 when a part could not be read (the rest is still printed).
+    """
+    from truedigest import forensics
+    from truedigest import output as out
+    from truedigest import output_forensics as fout
+
+    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+        result = forensics.inspect(client, ref)
+        _debug_requests(client)
+    if output == "json":
+        out.print_json(fout.inspect_document(result))
+    else:
+        fout.print_tree(fout.inspect_tree(result))
+    for error in result.errors:
+        click.echo(f"warning: could not read {error}", err=True)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("digest", type=DigestParam())
+@click.option(
+    "--repo",
+    required=True,
+    type=ImageRefParam(repository_only=True),
+    help="Repository to look in (no tag), e.g. ghcr.io/org/app.",
+)
+@output_option(["text", "json"], "text")
+@registry_options
+@verbose_option
+def whatis(
+    digest: Any,
+    repo: ImageRef,
+    output: str,
+    plain_http: bool,
+    insecure: bool,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """Say what DIGEST is in REPO: index, manifest, attestation, config, layer or absent.
+
+    Names the platform, the tags pointing at it (directly or through an index)
+    and the indexes or manifests that reference it. Exit 10 when the repository
+    serves neither a manifest nor a blob with this digest.
+    """
+    from truedigest import forensics
+    from truedigest import output as out
+    from truedigest import output_forensics as fout
+
+    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+        result = forensics.whatis(client, repo, digest)
+        _debug_requests(client)
+    if output == "json":
+        out.print_json(fout.whatis_document(result))
+    else:
+        fout.print_tree(fout.whatis_tree(result))
+    for error in result.errors:
+        click.echo(f"warning: could not read {error}", err=True)
+    sys.exit(result.exit_code)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     cli.main(args=list(argv) if argv is not None else None, prog_name="truedigest")
     raise AssertionError("unreachable")  # pragma: no cover
