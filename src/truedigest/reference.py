@@ -68,7 +68,7 @@ class ImageRef:
 
 def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRef:
     """Parse and normalise `text`; raise InvalidReferenceError when it is not a reference."""
-    if not isinstance(text, str) or not text or text != text.strip():
+    if not isinstance(text, str) or not text or any(ch.isspace() for ch in text):
         raise InvalidReferenceError(f"invalid reference {_show(text)}: empty or has whitespace")
     remainder = text
     digest: Digest | None = None

@@ -1,0 +1,117 @@
+"""Digest: parse, compute, print — valid and invalid inputs side by side."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from truedigest.digest import Digest, find_digests, is_digest
+from truedigest.errors import ExitCode, InvalidDigestError, UsageError
+
+HEX256 = hashlib.sha256(b"truedigest").hexdigest()
+HEX512 = hashlib.sha512(b"truedigest").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("text", "algorithm", "hexpart"),
+    [
+        (f"sha256:{HEX256}", "sha256", HEX256),
+        (f"sha512:{HEX512}", "sha512", HEX512),
+    ],
+)
+def test_parse_valid(text: str, algorithm: str, hexpart: str) -> None:
+    digest = Digest.parse(text)
+    assert (digest.algorithm, digest.hex) == (algorithm, hexpart)
+    assert str(digest) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("   ", id="whitespace"),
+        pytest.param(HEX256, id="no-algorithm"),
+        pytest.param("sha256:", id="no-hex"),
+        pytest.param("sha256", id="no-colon"),
+        pytest.param(f"sha256:{HEX256[:-1]}", id="sha256-63"),
+        pytest.param(f"sha256:{HEX256}0", id="sha256-65"),
+        pytest.param(f"sha512:{HEX512[:-1]}", id="sha512-127"),
+        pytest.param(f"sha512:{HEX512}0", id="sha512-129"),
+        pytest.param(f"sha512:{HEX256}", id="sha512-with-sha256-length"),
+        pytest.param(f"sha256:{HEX512}", id="sha256-with-sha512-length"),
+        pytest.param(f"sha256:{HEX256.upper()}", id="uppercase-hex"),
+        pytest.param(f"SHA256:{HEX256}", id="uppercase-algorithm"),
+        pytest.param(f"sha256:{'g' * 64}", id="non-hex"),
+        pytest.param(f"md5:{hashlib.md5(b'x').hexdigest()}", id="unknown-md5"),  # noqa: S324
+        pytest.param(f"sha384:{hashlib.sha384(b'x').hexdigest()}", id="unknown-sha384"),
+        pytest.param(f"sha256+b64u:{HEX256}", id="unknown-composite"),
+        pytest.param(f"sha256:{HEX256[:32]} {HEX256[32:]}", id="inner-space"),
+        pytest.param(f"sha256::{HEX256}", id="double-colon"),
+    ],
+)
+def test_parse_invalid(text: str) -> None:
+    with pytest.raises(InvalidDigestError) as info:
+        Digest.parse(text)
+    assert isinstance(info.value, UsageError)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert int(info.value.exit_code) == 2
+    assert info.value.instance_hint
+
+
+def test_unknown_algorithm_is_named() -> None:
+    with pytest.raises(InvalidDigestError, match="sha384"):
+        Digest.parse(f"sha384:{hashlib.sha384(b'x').hexdigest()}")
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_of_bytes_matches_hashlib(algorithm: str) -> None:
+    data = b'{"schemaVersion":2}'
+    digest = Digest.of_bytes(data, algorithm)
+    assert digest == Digest(algorithm, hashlib.new(algorithm, data).hexdigest())
+    assert digest.verify(data)
+    assert not digest.verify(data + b" ")
+
+
+def test_of_bytes_defaults_to_sha256() -> None:
+    assert str(Digest.of_bytes(b"x")) == "sha256:" + hashlib.sha256(b"x").hexdigest()
+
+
+def test_of_bytes_rejects_unknown_algorithm() -> None:
+    with pytest.raises(InvalidDigestError):
+        Digest.of_bytes(b"x", "md5")
+
+
+def test_short_and_encoded_tag() -> None:
+    digest = Digest.of_bytes(b"x")
+    assert digest.short == "sha256:" + digest.hex[:12]
+    assert digest.encoded_tag == "sha256-" + digest.hex
+
+
+def test_is_digest() -> None:
+    assert is_digest(f"sha256:{HEX256}")
+    assert not is_digest(f"sha256:{HEX256[:-1]}")
+
+
+def test_find_digests_in_order_without_duplicates() -> None:
+    a, b = Digest.of_bytes(b"a"), Digest.of_bytes(b"b")
+    upper = f"sha256:{HEX256.upper()}"
+    text = f"pushed {b} then {a}, again {b}; not {upper} nor sha256:{a.hex[:10]}"
+    assert find_digests(text) == [b, a]
+
+
+@given(st.text(max_size=200))
+def test_parse_arbitrary_text_only_raises_invalid_digest(text: str) -> None:
+    try:
+        digest = Digest.parse(text)
+    except InvalidDigestError:
+        return  # any other exception fails the test
+    assert Digest.parse(str(digest)) == digest
+
+
+@given(st.binary(max_size=64), st.sampled_from(["sha256", "sha512"]))
+def test_round_trip(data: bytes, algorithm: str) -> None:
+    digest = Digest.of_bytes(data, algorithm)
+    assert Digest.parse(str(digest)) == digest
