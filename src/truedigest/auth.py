@@ -335,7 +335,7 @@ class Authenticator:
         realm_url = httpx.URL(realm)
         if realm_url.scheme not in ("http", "https"):
             raise AuthError(f"{registry}'s token realm is not an http(s) URL")
-        registry_host = registry.rsplit(":", 1)[0].strip("[]")
+        registry_host = httpx.URL(f"http://{registry}").host  # no port, no [], lowercase
         if creds is not None and realm_url.scheme != "https" and realm_url.host != registry_host:
             raise AuthError(
                 f"{registry} sends credentials to a plain-http token realm on another "
