@@ -600,6 +600,165 @@ def whatis(
     sys.exit(result.exit_code)
 
 
+# -- forensics: tags, pins -----------------------------------------------------------
+
+
+@cli.command()
+@click.argument("repo", type=ImageRefParam(repository_only=True))
+@click.option(
+    "--match",
+    metavar="GLOB",
+    help="Only tags matching this glob (case-sensitive, e.g. 'v1.*').",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    metavar="N",
+    default=8,
+    show_default=True,
+    help="Tags resolved at once (also the per-host request bound).",
+)
+@output_option(["text", "json"], "text")
+@registry_options
+@verbose_option
+def tags(
+    repo: ImageRef,
+    match: str | None,
+    concurrency: int,
+    output: str,
+    plain_http: bool,
+    insecure: bool,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """List every tag of REPO, resolved from the registry and grouped by digest.
+
+    Follows tag-list pagination, resolves tags concurrently (one manifest GET
+    each, the digest hashed from the bytes) and shows which tags share a digest,
+    its media type and, when manifests carry org.opencontainers.image.created,
+    which tags moved last. Exit 3 when a tag could not be resolved (the groups
+    are still printed), 10 when the repository does not exist.
+    """
+    from truedigest import output as out
+    from truedigest import output_audit as aout
+    from truedigest import tagscan
+    from truedigest.registry import RegistryClient
+
+    options = _client_options(plain_http, insecure, ca_file, timeout)
+    with RegistryClient(options, max_per_host=concurrency) as client:
+        names, listed = tagscan.list_matching(client, repo, match)
+        with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
+            scan = tagscan.resolve_tags(
+                client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
+            )
+        _debug_requests(client)
+    if output == "json":
+        out.print_json(aout.tags_document(scan))
+    else:
+        aout.print_tags(scan)
+    click.echo(aout.tags_summary(scan), err=True)
+    sys.exit(scan.exit_code)
+
+
+@cli.command()
+@click.option(
+    "--cp",
+    "cps",
+    multiple=True,
+    metavar="NAME=URL",
+    envvar="TRUEDIGEST_CP",
+    help="Control plane to read pins from (repeatable).",
+)
+@click.option(
+    "--cp-token-env",
+    "cp_token_envs",
+    multiple=True,
+    metavar="NAME=VAR",
+    envvar="TRUEDIGEST_CP_TOKEN_ENV",
+    help="Env var holding CP NAME's token [default: CP_ADMIN_API_TOKEN].",
+)
+@click.option(
+    "--cp-path",
+    default="/cp/admin/runtime-image",
+    show_default=True,
+    help="Path of the pin table on each CP.",
+)
+@click.option(
+    "--pin-file",
+    "pin_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Text file whose REPO@sha256:… references are audited too (repeatable).",
+)
+@click.option("--template", help="Audit only this template's pin rows.")
+@click.option(
+    "--track",
+    default="latest",
+    show_default=True,
+    metavar="TAG",
+    help="Tag whose current digest each pin is compared with.",
+)
+@click.option(
+    "--repo",
+    type=ImageRefParam(repository_only=True),
+    help="Repository for rows without image_ref; image_refs must name it; "
+    "narrows --pin-file references to it.",
+)
+@output_option(["table", "json"], "table")
+@registry_options
+@verbose_option
+def pins(
+    cps: tuple[str, ...],
+    cp_token_envs: tuple[str, ...],
+    cp_path: str,
+    pin_files: tuple[Path, ...],
+    template: str | None,
+    track: str,
+    repo: ImageRef | None,
+    output: str,
+    plain_http: bool,
+    insecure: bool,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """Audit every pin row of every CP (and every pin in --pin-file files).
+
+    Checks each pin: a well-formed image_digest, an image_ref ending in
+    @<image_digest>, the digest served by the registry (a dangling pin fails),
+    whether --track has moved past it (reported, not a failure), duplicate rows
+    for one template and region, and CPs that disagree. Exit 0 only when every
+    CP was read and nothing is wrong; 1 when something is wrong; 3 when a CP or
+    the registry could not be read.
+    """
+    from truedigest import output as out
+    from truedigest import output_audit as aout
+    from truedigest import pinaudit
+    from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
+
+    cp_pairs = _parse_pairs(_split_multi(cps), parse_cp_option)
+    targets = build_targets(
+        cp_pairs, _parse_pairs(_split_multi(cp_token_envs), parse_token_env_option), cp_path
+    )
+    if not targets and not pin_files:
+        raise UsageError("give at least one --cp NAME=URL or --pin-file FILE to audit")
+    try:
+        parse_reference(f"localhost/x:{track}")
+    except UsageError:
+        raise UsageError(f"--track {track!r} is not a valid tag") from None
+    plan = pinaudit.PinPlan(
+        cps=targets, pin_files=pin_files, template=template, track=track, repo=repo
+    )
+    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+        audit = pinaudit.audit_pins(plan, client)
+        _debug_requests(client)
+    if output == "json":
+        out.print_json(aout.pins_document(audit))
+    else:
+        aout.print_pins(audit)
+    click.echo(pinaudit.verdict_line(audit), err=True)
+    sys.exit(audit.exit_code)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     cli.main(args=list(argv) if argv is not None else None, prog_name="truedigest")
     raise AssertionError("unreachable")  # pragma: no cover
