@@ -406,6 +406,14 @@ class RegistryClient:
                 codes=_codes(resp),
                 hint="the registry is failing; retry later",
             )
+        if resp.status == 400 and resp.url.scheme == "http" and not _codes(resp):
+            # What a TLS-only server (Go's net/http among them) says to a plain-HTTP request.
+            raise RegistryError(
+                f"{what}: unexpected HTTP 400 to a plain-HTTP request",
+                status=400,
+                hint="the registry may serve HTTPS only: drop --plain-http "
+                "(and pass --ca-file for a private CA)",
+            )
         raise RegistryError(
             f"{what}: unexpected HTTP {resp.status}{_codes_suffix(resp, ', ')}",
             status=resp.status,
