@@ -466,6 +466,49 @@ def test_pin_disagreeing_with_the_tag(
     assert f"pin {world.current.digest} instead" in row["detail"], row
 
 
+def test_pin_naming_the_config_of_an_index_child(
+    world: World, prod: CPServer, token: str, tmp_path: Path
+) -> None:
+    """No --platform: the truth is the index, the pin its amd64 child's config blob.
+
+    distribution answers HTTP 500 to a GET of a config blob as a manifest; the
+    diagnosis must go on to the children's configs rather than give up.
+    """
+    prod.set_pins([world.pin(world.amd64.config_digest)])
+
+    run = verify(world, tmp_path, tags=["multi"], cps={"prod": prod}, token=token)
+
+    check(
+        run.doc,
+        verdict="mismatch",
+        exit_code=1,
+        truth=world.index.digest,
+        sources={
+            reg(world, "multi"): ("ok", "identical"),
+            "cp:prod": ("mismatch", "config-digest"),
+        },
+    )
+    assert "linux/amd64" in run.source("cp:prod")["detail"]
+
+
+def test_pin_naming_another_images_config_is_dangling(
+    world: World, prod: CPServer, token: str, tmp_path: Path
+) -> None:
+    """A config blob of some other image: not pullable, and not this tag's config."""
+    prod.set_pins([world.pin(world.old.config_digest)])
+
+    run = verify(world, tmp_path, cps={"prod": prod}, token=token)
+
+    check(
+        run.doc,
+        verdict="mismatch",
+        exit_code=1,
+        truth=world.current.digest,
+        sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "not-in-registry")},
+    )
+    assert "blob" in run.source("cp:prod")["detail"]
+
+
 def test_build_reported_the_amd64_child_of_an_index(
     world: World, prod: CPServer, token: str, tmp_path: Path
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from truedigest.digest import Digest
-from truedigest.errors import NotFoundError, TruedigestError
+from truedigest.errors import NotFoundError, RegistryError, TruedigestError
 from truedigest.models import Manifest, Observation, Platform, Relation, SourceKind, Status
 from truedigest.reference import ImageRef
 from truedigest.registry import RegistryClient, Resolved
@@ -100,6 +100,12 @@ class RegistryDiagnoser:
         try:
             other = self.client.get_manifest(self.repo, claimed)
         except NotFoundError:
+            other = None
+        except RegistryError as exc:
+            # Asked for a config or layer blob as a manifest, distribution answers 500
+            # UNKNOWN (others 400 MANIFEST_INVALID): not a manifest, so keep looking.
+            if exc.status is None or exc.status in (401, 403, 429):
+                raise
             other = None
         if other is not None:
             if other.is_index:
