@@ -57,7 +57,10 @@ def _cells(obs: Observation, *, short: bool) -> tuple[str, ...]:
 
 def verdict_line(report: Report) -> str:
     n = len(report.sources)
-    bad = [o for o in report.sources if o.relation is not Relation.IDENTICAL]
+    # A row can name the right digest and still be wrong (image_ref, git_sha): count it.
+    bad = [
+        o for o in report.sources if o.relation is not Relation.IDENTICAL or o.status != Status.OK
+    ]
     truth = str(report.truth) if report.truth else "unknown"
     rounds = f" after {report.rounds} rounds" if report.rounds > 1 else ""
     match report.verdict:

@@ -670,19 +670,25 @@ def test_image_ref_naming_another_repository(
     other = f"{world.server.host}/{world.other_repo}"
     prod.set_pins([world.pin(digest, registry_repo=other)])
 
-    run = verify(world, tmp_path, cps={"prod": prod}, token=token)
+    result = run_cli(
+        [*verify_args(world, *cp_args(prod=prod)), "-o", "json"], cli_env(tmp_path, token)
+    )
 
     # The digest is the right one, but provisions would pull it from another repository.
+    assert result.code == 1, str(result)
+    doc = result.json()
     check(
-        run.doc,
+        doc,
         verdict="mismatch",
         exit_code=1,
         truth=digest,
         sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "identical")},
     )
-    detail = run.source("cp:prod")["detail"]
+    detail = doc["sources"][1]["detail"]
     assert other in detail
     assert world.name in detail
+    # The summary counts the row although its digest is right.
+    assert "verdict: mismatch (exit 1): 1 of 2 sources disagree" in result.stderr
 
 
 def test_image_ref_digest_differing_from_the_row(
