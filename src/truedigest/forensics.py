@@ -19,9 +19,11 @@ from typing import TypeVar
 
 from truedigest.digest import Digest
 from truedigest.errors import (
+    DigestMismatchError,
     ExitCode,
     ManifestTooLargeError,
     NotFoundError,
+    RegistryError,
     TruedigestError,
 )
 from truedigest.models import (
@@ -331,10 +333,20 @@ def whatis(
        manifests only when looking for a blob's owner) to name tags and parents.
     """
     target = repo.with_digest(digest)
+    manifest: Manifest | None = None
     try:
-        manifest: Manifest | None = client.get_manifest(target)
+        manifest = client.get_manifest(target)
     except NotFoundError:
-        manifest = None
+        pass
+    except DigestMismatchError:
+        raise
+    except RegistryError:
+        # distribution 2.8 answers 500 UNKNOWN when asked for a config or layer as a
+        # manifest (it finds the blob, then fails to parse it); other registries serve
+        # a body that is not a manifest. A blob that exists explains it; else re-raise.
+        if client.blob_exists(target, digest):
+            return _classify_blob_in(client, repo, digest, workers)
+        raise
     if manifest is None and not client.blob_exists(target, digest):
         return WhatIs(
             digest,
@@ -342,11 +354,20 @@ def whatis(
             Kind.ABSENT,
             f"{repo.name} serves neither a manifest nor a blob {digest}",
         )
+    if manifest is None:
+        return _classify_blob_in(client, repo, digest, workers)
     with _pool(client, workers) as pool:
         walk = _Walk(client, repo, pool)
         walk.run()
-        if manifest is not None:
-            return _classify_manifest(client, walk, manifest)
+        return _classify_manifest(client, walk, manifest)
+
+
+def _classify_blob_in(
+    client: RegistryClient, repo: ImageRef, digest: Digest, workers: int | None
+) -> WhatIs:
+    with _pool(client, workers) as pool:
+        walk = _Walk(client, repo, pool)
+        walk.run()
         return _classify_blob(client, walk, digest)
 
 

@@ -245,12 +245,11 @@ def inspect_tree(result: Inspection) -> Node:
 
 def _add_child(root: Node, child: ChildNode) -> None:
     platform = str(child.platform) if child.platform else "no platform"
+    label, style = f"{platform}  {child.digest}", "cyan"
     if child.attestation:
         attests = f" for {child.attests}" if child.attests else ""
-        label, style = f"{platform}  attestation{attests}", "dim"
-    else:
-        label, style = platform, "cyan"
-    node = root.add(f"{label}  {child.digest}", style=style)
+        label, style = f"{label}  (attestation{attests})", "dim"
+    node = root.add(label, style=style)
     node.add(f"media type: {_type_text(child.descriptor.media_type)}")
     node.add(f"size: {size_text(child.descriptor.size)}")
     if child.error is not None:
