@@ -89,8 +89,12 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
                 "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
             )
     registry, repository = _split_domain(remainder, text)
-    if len(f"{registry}/{repository}") > _NAME_TOTAL_MAX + len(DOCKER_HUB):
-        raise InvalidReferenceError(f"invalid reference {_show(text)}: name is too long")
+    # distribution counts the name as written in canonical form (docker.io for the Hub)
+    canonical_domain = "docker.io" if registry == DOCKER_HUB else registry
+    if len(f"{canonical_domain}/{repository}") > _NAME_TOTAL_MAX:
+        raise InvalidReferenceError(
+            f"invalid reference {_show(text)}: name is longer than {_NAME_TOTAL_MAX} characters"
+        )
     if tag is None and digest is None:
         tag = default_tag
     return ImageRef(registry=registry, repository=repository, tag=tag, digest=digest)
@@ -114,7 +118,8 @@ def _split_domain(name: str, original: str) -> tuple[str, str]:
         "." in first or ":" in first or first == "localhost" or first.lower() != first
     )
     if is_domain:
-        if not _HOST.match(first):
+        port = first.rsplit(":", 1)[1] if first.rfind(":") > first.rfind("]") else None
+        if not _HOST.match(first) or (port is not None and not 0 < int(port) <= 65535):
             raise InvalidReferenceError(
                 f"invalid reference {_show(original)}: {first!r} is not a valid host[:port]"
             )

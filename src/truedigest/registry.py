@@ -148,9 +148,8 @@ class RegistryClient:
             header_digest=header,
         )
 
-    def head_manifest(self, ref: ImageRef, reference: str | Digest) -> Descriptor | None:
-        """HEAD a manifest; None when the registry does not serve it."""
-        target = str(reference)
+    def _head(self, ref: ImageRef, target: str) -> tuple[Response, Digest | None] | None:
+        """HEAD a manifest: the response and its (well-formed) digest header; None on 404."""
         shown = _display(ref, target)
         resp = self._call(
             ref,
@@ -162,18 +161,27 @@ class RegistryClient:
         if resp.status == 404:
             return None
         self._expect_ok(resp, f"manifest {shown}")
-        header = _header_digest(resp, shown)
-        wanted = _maybe_digest(target)
-        digest = header or wanted
+        return resp, _header_digest(resp, shown)
+
+    def head_manifest(self, ref: ImageRef, reference: str | Digest) -> Descriptor | None:
+        """HEAD a manifest; None when the registry does not serve it.
+
+        The digest is the header's claim or, when the header is missing, the digest
+        asked for; a tag whose HEAD has no header raises (use get_manifest).
+        """
+        target = str(reference)
+        got = self._head(ref, target)
+        if got is None:
+            return None
+        resp, header = got
+        digest = header or _maybe_digest(target)
         if digest is None:
-            return Descriptor(
-                media_type=_media_type(resp, shown, allow_empty=True),
-                digest=Digest("sha256", "0" * 64),
-                size=-1,
+            raise RegistryError(
+                f"{_display(ref, target)}: HEAD answered without a Docker-Content-Digest header"
             )
         length = resp.headers.get("content-length", "")
         return Descriptor(
-            media_type=_media_type(resp, shown, allow_empty=True),
+            media_type=_media_type(resp, _display(ref, target), allow_empty=True),
             digest=digest,
             size=int(length) if length.isdigit() else -1,
         )
@@ -186,19 +194,9 @@ class RegistryClient:
     ) -> Resolved:
         """What `ref` points at now; with `platform`, the matching child of an index."""
         if head and platform is None:
-            try:
-                desc = self.head_manifest(ref, ref.reference)
-            except DigestMismatchError:  # malformed header: not trusted, the GET decides
-                desc = Descriptor(media_type="", digest=Digest("sha256", "0" * 64), size=-1)
-            if desc is None:
-                raise NotFoundError(f"{ref}: not found in the registry")
-            if desc.size >= 0 and desc.media_type and desc.digest.hex != "0" * 64:
-                if ref.digest is not None and desc.digest != ref.digest:
-                    raise DigestMismatchError(
-                        f"{ref}: Docker-Content-Digest header says {desc.digest}"
-                    )
-                return Resolved(ref, desc.digest, desc.media_type, desc.size, desc.digest)
-            # header missing or incomplete: fall through to the GET path
+            cheap = self._resolve_by_head(ref)
+            if cheap is not None:
+                return cheap
         manifest = self.get_manifest(ref)
         top = Resolved(
             ref,
@@ -238,6 +236,25 @@ class RegistryClient:
             manifest,
             actual,
         )
+
+    def _resolve_by_head(self, ref: ImageRef) -> Resolved | None:
+        """The --head path: trust a well-formed header; None means "GET instead"."""
+        try:
+            got = self._head(ref, ref.reference)
+        except DigestMismatchError:  # malformed header: not trusted, the GET decides
+            return None
+        if got is None:
+            raise NotFoundError(f"{ref}: not found in the registry")
+        resp, header = got
+        length = resp.headers.get("content-length", "")
+        media_type = resp.headers.get("content-type", "").split(";")[0].strip()
+        if header is None or not length.isdigit() or media_type not in MANIFEST_MEDIA_TYPES:
+            return None
+        if ref.digest is not None and header != ref.digest:
+            raise DigestMismatchError(
+                f"{ref}: asked for {ref.digest} but Docker-Content-Digest says {header}"
+            )
+        return Resolved(ref, header, media_type, int(length), header)
 
     def get_blob(self, ref: ImageRef, digest: Digest, *, cap: int = CONFIG_CAP) -> bytes:
         """GET a (small) blob, verified against its digest."""
@@ -372,16 +389,16 @@ class RegistryClient:
         scope = pull_scope(ref.repository)
         headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
         with self._slot(ref.registry):
-            for _ in range(_AUTH_ROUNDS):
+            for attempt in range(_AUTH_ROUNDS):
                 resp = self.transport.request(method, url, headers=headers, cap=cap, what=what)
                 if resp.status != 401:
                     break
+                if attempt == _AUTH_ROUNDS - 1:
+                    raise AuthError(f"{ref.registry} kept answering 401 for {what}")
                 headers = {
                     "Accept": accept,
                     **self.auth.answer(ref.registry, scope, resp, sent=headers),
                 }
-            else:
-                raise AuthError(f"{ref.registry} kept answering 401 for {what}")
         if resp.status == 403:
             raise AuthError(
                 f"{ref.registry} denied access to {what} (HTTP 403{_codes_suffix(resp, ', ')})",
@@ -519,9 +536,13 @@ def _codes(resp: Response) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-def _codes_suffix(resp: Response, sep: str = " ") -> str:
+def _codes_suffix(resp: Response, sep: str | None = None) -> str:
+    """` (CODE/CODE)`, or `, CODE/CODE` with sep=", " inside an existing parenthesis."""
     codes = _codes(resp)
-    return f"{sep}{'/'.join(codes)}" if codes else ""
+    if not codes:
+        return ""
+    joined = "/".join(codes)
+    return f"{sep}{joined}" if sep is not None else f" ({joined})"
 
 
 def _next_link(header: str | None) -> str | None:
