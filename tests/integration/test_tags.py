@@ -1,0 +1,490 @@
+"""`truedigest tags` against real registries (DESIGN §2 tags, §3, §4 tags, §8).
+
+A repository of 120 tags over 10 images (each image pushed once and tagged 12
+times with the same bytes), an OCI index with attestation manifests, and tags the
+registry lists but cannot serve (a tag link to a manifest it does not hold, and a
+manifest blob altered on disk so its bytes no longer hash to its digest). Every
+expected digest is sha256 of the bytes pushed.
+
+Library calls measure requests and token fetches; the CLI contract (exit codes,
+JSON on stdout, no progress bar or ANSI escapes in pipes) runs `python -m truedigest`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.images import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
+    Index,
+    Pusher,
+    RegistryEndpoint,
+    build_attestation,
+    build_image,
+    build_index,
+    push_image,
+    push_index,
+    sha256_digest,
+)
+from tests.support.registry import RegistryServer, TokenServer
+from truedigest.auth import CredentialStore
+from truedigest.errors import NotFoundError
+from truedigest.reference import parse_repository
+from truedigest.registry import RegistryClient
+from truedigest.tagscan import scan_tags
+from truedigest.transport import ClientOptions
+
+PusherFor = Callable[[RegistryEndpoint], Pusher]
+
+IMAGES = 10
+TAGS_PER_IMAGE = 12
+CREATED = "org.opencontainers.image.created"
+TAGS_KEYS = {"schema", "repository", "groups", "errors"}
+_CLI_TIMEOUT = 60.0
+_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_")
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+@dataclass(frozen=True)
+class ManyTags:
+    """`repo` on `server`: IMAGES images, each under TAGS_PER_IMAGE tags."""
+
+    server: RegistryServer
+    repo: str
+    images: tuple[Image, ...]
+    tags_of: dict[str, list[str]]  # digest -> sorted tags
+
+    @property
+    def name(self) -> str:
+        return f"{self.server.host}/{self.repo}"
+
+    @property
+    def all_tags(self) -> list[str]:
+        return sorted(t for tags in self.tags_of.values() for t in tags)
+
+
+def seed_many(server: RegistryServer, pusher: Pusher, prefix: str) -> ManyTags:
+    repo = f"{prefix}/many-{secrets.token_hex(4)}"
+    images: list[Image] = []
+    tags_of: dict[str, list[str]] = {}
+    for i in range(IMAGES):
+        image = build_image(
+            repo,
+            salt=f"{repo}-{i}",
+            annotations={CREATED: f"2024-03-{i + 1:02d}T10:00:00Z"},
+        )
+        push_image(pusher, repo, image)  # blobs, then the manifest by digest
+        tags = [f"v{i}-{j:02d}" for j in range(TAGS_PER_IMAGE)]
+        for tag in tags:  # the same bytes under every tag
+            pusher.push_manifest(repo, tag, image.manifest, image.media_type)
+        images.append(image)
+        tags_of[sha256_digest(image.manifest)] = sorted(tags)
+    return ManyTags(server, repo, tuple(images), tags_of)
+
+
+@pytest.fixture(scope="module")
+def many_plain(registry_plain: RegistryServer, pusher_for: PusherFor) -> ManyTags:
+    return seed_many(registry_plain, pusher_for(registry_plain), "tags")
+
+
+@pytest.fixture(scope="module")
+def many_token(registry_token: RegistryServer, pusher_for: PusherFor) -> ManyTags:
+    return seed_many(registry_token, pusher_for(registry_token), "tags")
+
+
+def make_client(
+    server: RegistryServer,
+    home: Path,
+    *,
+    max_per_host: int = 8,
+    transport: httpx.BaseTransport | None = None,
+) -> RegistryClient:
+    env = {"HOME": str(home)}
+    if server.username is not None and server.password is not None:
+        env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
+        env["TRUEDIGEST_REGISTRY_PASSWORD"] = server.password
+    options = ClientOptions(plain_http=server.scheme == "http", ca_file=server.ca_file)
+    return RegistryClient(
+        options,
+        credentials=CredentialStore(env=env),
+        max_per_host=max_per_host,
+        transport=transport,
+    )
+
+
+# --------------------------------------------------------------------------- CLI helpers
+
+
+@dataclass(frozen=True)
+class CliResult:
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        return (
+            f"truedigest {' '.join(self.args)} -> exit {self.code}\n"
+            f"stdout: {self.stdout[:2000]!r}\nstderr: {self.stderr[:2000]!r}"
+        )
+
+    def json(self) -> dict[str, Any]:
+        doc = json.loads(self.stdout)
+        assert isinstance(doc, dict), str(self)
+        return doc
+
+
+def cli_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The runner's environment minus anything truedigest reads; HOME=`home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
+    env["HOME"] = str(home)
+    env.pop("NO_COLOR", None)  # colour allowed: a pipe must stay plain on its own
+    env.update(extra or {})
+    return env
+
+
+def run_cli_many(calls: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[CliResult]:
+    """Run `python -m truedigest ARGS` for each (args, env) concurrently, stdout and
+    stderr both pipes; results in order."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for args, env in calls:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "truedigest", *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=dict(env),
+                )
+            )
+        results = []
+        for (args, _), proc in zip(calls, procs, strict=True):
+            out, err = proc.communicate(timeout=_CLI_TIMEOUT)
+            results.append(CliResult(tuple(args), proc.returncode, out.decode(), err.decode()))
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def assert_plain(result: CliResult) -> None:
+    """No ANSI escape and no progress bar in piped output."""
+    assert "\x1b" not in result.stdout, str(result)
+    assert "\x1b" not in result.stderr, str(result)
+    assert "resolving tags" not in result.stderr, str(result)
+    assert "Traceback" not in result.stderr, str(result)
+
+
+def groups_of(doc: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {g["digest"]: g["tags"] for g in doc["groups"]}
+
+
+# =========================================================================== library
+
+
+def test_groups_are_exact_and_cost_one_get_per_tag(many_plain: ManyTags, tmp_path: Path) -> None:
+    repo = parse_repository(many_plain.name)
+    with make_client(many_plain.server, tmp_path) as client:
+        scan = scan_tags(client, repo)
+        requests = client.requests_made
+    assert scan.errors == ()
+    assert scan.listed == IMAGES * TAGS_PER_IMAGE
+    assert {str(g.digest): list(g.tags) for g in scan.groups} == many_plain.tags_of
+    assert {g.media_type for g in scan.groups} == {OCI_MANIFEST}
+    # Newest first (by the created annotation), and the newest group is image 9's.
+    created = [g.created or "" for g in scan.groups]
+    assert all(created)
+    assert created == sorted(created, reverse=True)
+    assert scan.newest is not None
+    assert str(scan.newest.digest) == many_plain.images[-1].digest
+    assert requests == 1 + IMAGES * TAGS_PER_IMAGE  # the listing, then one GET per tag
+
+
+class PagingTransport(httpx.HTTPTransport):
+    """Pages the real registry's tag list, `page` tags at a time, the way distribution
+    3 and most hosted registries do (`?n=&last=`, `Link: <…>; rel="next"`).
+
+    Distribution 2.8 (the Debian package) ignores `n` and answers with one page, so
+    the paging happens here, over the list the real registry returned; every other
+    request passes through untouched.
+    """
+
+    def __init__(self, page: int) -> None:
+        super().__init__()
+        self.page = page
+        self.pages: list[str] = []  # the query of each tag-list request
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/tags/list"):
+            return super().handle_request(request)
+        params = request.url.params
+        with self._lock:
+            self.pages.append(str(params))
+        upstream = super().handle_request(
+            httpx.Request("GET", request.url.copy_with(query=None), headers=request.headers)
+        )
+        upstream.read()
+        if upstream.status_code != 200:
+            return upstream
+        doc = json.loads(upstream.content)
+        tags = sorted(doc["tags"])
+        last = params.get("last")
+        if last is not None:
+            tags = [t for t in tags if t > last]
+        n = int(params.get("n", self.page))
+        page, rest = tags[:n], tags[n:]
+        headers = {"content-type": "application/json"}
+        if rest:
+            headers["link"] = f'<{request.url.path}?last={page[-1]}&n={n}>; rel="next"'
+        body = json.dumps({"name": doc["name"], "tags": page}).encode()
+        return httpx.Response(200, headers=headers, content=body, request=request)
+
+
+def test_pagination_follows_link_headers_from_the_real_registry(
+    many_plain: ManyTags, tmp_path: Path
+) -> None:
+    paging = PagingTransport(page=25)
+    repo = parse_repository(many_plain.name)
+    with make_client(many_plain.server, tmp_path, transport=paging) as client:
+        scan = scan_tags(client, repo)
+    assert len(paging.pages) == 5, paging.pages  # 120 tags, 25 a page
+    assert paging.pages[0] == ""  # the client asks for the first page plainly
+    assert paging.pages[1].startswith("last=")
+    assert paging.pages[1].endswith("&n=25")
+    assert scan.listed == 120
+    assert {str(g.digest): list(g.tags) for g in scan.groups} == many_plain.tags_of
+
+
+def test_token_registry_fetches_exactly_one_token(
+    many_token: ManyTags, token_server: TokenServer, tmp_path: Path
+) -> None:
+    repo = parse_repository(many_token.name)
+    with make_client(many_token.server, tmp_path) as client:
+        token_server.reset()
+        scan = scan_tags(client, repo, concurrency=8)
+        by_host = dict(client.transport.stats.by_host)
+    assert scan.errors == ()
+    assert {str(g.digest): list(g.tags) for g in scan.groups} == many_token.tags_of
+    assert token_server.token_requests == 1, token_server.requests
+    # 401, then the listing again with the token, then one GET per tag: no other request.
+    registry_requests = sum(n for host, n in by_host.items() if str(token_server.port) not in host)
+    assert registry_requests == 2 + IMAGES * TAGS_PER_IMAGE, by_host
+
+
+def test_absent_repository_is_not_found(registry_plain: RegistryServer, tmp_path: Path) -> None:
+    repo = parse_repository(f"{registry_plain.host}/tags/never-pushed-{secrets.token_hex(3)}")
+    with make_client(registry_plain, tmp_path) as client, pytest.raises(NotFoundError):
+        scan_tags(client, repo)
+
+
+# =========================================================================== CLI
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """A repository with an index (attestations included), a plain manifest, and
+    two tags the registry lists but cannot serve."""
+
+    server: RegistryServer
+    repo: str
+    index: Index
+    single: Image
+    dangling_tag: str
+    corrupt_tag: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.server.host}/{self.repo}"
+
+
+def _repo_dir(server: RegistryServer, repo: str) -> Path:
+    return server.data_dir / "docker" / "registry" / "v2" / "repositories" / repo
+
+
+def _blob_data(server: RegistryServer, digest: str) -> Path:
+    hex_ = digest.removeprefix("sha256:")
+    return server.data_dir / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex_[:2] / hex_
+
+
+@pytest.fixture(scope="module")
+def mixed(registry_plain: RegistryServer, pusher_for: PusherFor) -> Mixed:
+    pusher = pusher_for(registry_plain)
+    repo = f"tags/mixed-{secrets.token_hex(4)}"
+    amd64 = build_image(repo, arch="amd64", salt=f"{repo}-amd64")
+    arm64 = build_image(repo, arch="arm64", variant="v8", salt=f"{repo}-arm64")
+    index = build_index(
+        [amd64, arm64],
+        [build_attestation(amd64, repo_hint=repo), build_attestation(arm64, repo_hint=repo)],
+    )
+    push_index(pusher, repo, index, tag="multi")
+    pusher.push_manifest(repo, "multi-1.0", index.body, index.media_type)
+    single = build_image(repo, salt=f"{repo}-single")
+    push_image(pusher, repo, single, "single")
+    # A tag whose link names a manifest the repository does not hold: listed, not served.
+    dangling = "dangling"
+    link = _repo_dir(registry_plain, repo) / "_manifests" / "tags" / dangling / "current" / "link"
+    link.parent.mkdir(parents=True)
+    link.write_text(sha256_digest(f"{repo} never pushed".encode()))
+    # A tag whose manifest bytes were altered at rest: served, but no longer its digest.
+    corrupt = build_image(repo, salt=f"{repo}-corrupt")
+    push_image(pusher, repo, corrupt, "corrupt")
+    data = _blob_data(registry_plain, corrupt.digest) / "data"
+    data.write_bytes(corrupt.manifest + b"\n")
+    return Mixed(registry_plain, repo, index, single, dangling, "corrupt")
+
+
+def test_cli_json_groups_index_and_lists_errors(mixed: Mixed, tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    base = ["tags", "--plain-http", mixed.name]
+    full, matched, text = run_cli_many(
+        [
+            ([*base, "-o", "json"], env),
+            ([*base, "-o", "json", "--match", "multi*"], env),
+            (base, env),
+        ]
+    )
+    for result in (full, matched, text):
+        assert_plain(result)
+
+    # Errors are listed and exit 3, but the groups are still printed.
+    assert full.code == 3, str(full)
+    doc = full.json()
+    assert set(doc) >= TAGS_KEYS, str(full)
+    assert doc["schema"] == "truedigest.tags/v1"
+    assert doc["repository"] == mixed.name
+    assert groups_of(doc) == {
+        mixed.index.digest: ["multi", "multi-1.0"],
+        mixed.single.digest: ["single"],
+    }
+    media = {g["digest"]: g["media_type"] for g in doc["groups"]}
+    assert media == {mixed.index.digest: OCI_INDEX, mixed.single.digest: OCI_MANIFEST}
+    # The attestation and platform children are not tags: no group of their own.
+    children = {m.digest for m in mixed.index.manifests}
+    assert children.isdisjoint(groups_of(doc))
+    errors = {e["tag"]: e["error"] for e in doc["errors"]}
+    assert set(errors) == {mixed.dangling_tag, mixed.corrupt_tag}, str(full)
+    assert "not found" in errors[mixed.dangling_tag]
+    assert "hashes to" in errors[mixed.corrupt_tag]
+
+    # --match narrows before anything is resolved: no errors from the broken tags.
+    assert matched.code == 0, str(matched)
+    assert groups_of(matched.json()) == {mixed.index.digest: ["multi", "multi-1.0"]}
+    assert matched.json()["errors"] == []
+
+    # Text: one stable row per digest and a table of failures, all on stdout.
+    assert text.code == 3, str(text)
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == ["GROUP", "DIGEST", "MEDIA", "TYPE", "CREATED", "TAGS"]
+    rows = {line.split()[1]: line for line in lines[1:3]}
+    assert set(rows) == {mixed.index.digest, mixed.single.digest}, text.stdout
+    assert rows[mixed.index.digest].endswith("multi, multi-1.0")
+    assert any(line.startswith(mixed.dangling_tag) for line in lines), text.stdout
+    assert "could not be resolved" in text.stderr
+
+
+def test_cli_many_tags_json_and_absent_repo(
+    many_plain: ManyTags, registry_plain: RegistryServer, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path)
+    absent = f"{registry_plain.host}/tags/absent-{secrets.token_hex(3)}"
+    full, narrowed, missing, bad = run_cli_many(
+        [
+            (["tags", "--plain-http", "-o", "json", many_plain.name], env),
+            (["tags", "--plain-http", "-o", "json", "--match", "v3-0*", many_plain.name], env),
+            (["tags", "--plain-http", absent], env),
+            (["tags", "--plain-http", f"{many_plain.name}:v1-00"], env),
+        ]
+    )
+    for result in (full, narrowed, missing, bad):
+        assert_plain(result)
+    assert full.code == 0, str(full)
+    assert groups_of(full.json()) == many_plain.tags_of
+    assert full.json()["errors"] == []
+    assert narrowed.code == 0, str(narrowed)
+    v3 = many_plain.images[3].digest
+    assert groups_of(narrowed.json()) == {v3: [f"v3-{j:02d}" for j in range(10)]}
+    assert missing.code == 10, str(missing)
+    assert missing.stdout == ""
+    assert missing.stderr.startswith("error: "), str(missing)
+    assert bad.code == 2, str(bad)  # a tag where a repository is expected: usage
+
+
+@pytest.fixture
+def pty_stderr() -> Iterator[tuple[int, int]]:
+    primary, secondary = pty.openpty()
+    yield primary, secondary
+    for fd in (primary, secondary):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _run_with_tty_stderr(
+    args: Sequence[str], env: Mapping[str, str], fds: tuple[int, int]
+) -> tuple[int, str, str]:
+    primary, secondary = fds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truedigest", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
+    )
+    os.close(secondary)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out, _ = proc.communicate(timeout=_CLI_TIMEOUT)
+    return proc.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_on_a_terminal_and_never_with_json(
+    many_plain: ManyTags, tmp_path: Path, pty_stderr: tuple[int, int]
+) -> None:
+    env = cli_env(tmp_path)
+    code, out, err = _run_with_tty_stderr(
+        ["tags", "--plain-http", many_plain.name], env, pty_stderr
+    )
+    assert code == 0, err
+    assert "resolving tags" in err  # the bar, on the terminal
+    assert "\x1b" not in out  # stdout is a pipe: plain text
+    assert len(out.splitlines()) == 1 + IMAGES
+
+
+def test_no_progress_bar_with_json_even_on_a_terminal(
+    many_plain: ManyTags, tmp_path: Path, pty_stderr: tuple[int, int]
+) -> None:
+    env = cli_env(tmp_path)
+    code, out, err = _run_with_tty_stderr(
+        ["tags", "--plain-http", "-o", "json", many_plain.name], env, pty_stderr
+    )
+    assert code == 0, err
+    assert "resolving tags" not in err
+    assert groups_of(json.loads(out)) == many_plain.tags_of
