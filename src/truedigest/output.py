@@ -6,10 +6,11 @@ rich is imported only inside the functions that draw with it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, assert_never
 
-from truedigest.models import Observation, Relation, Report, Status, Verdict
+from truedigest.models import Observation, Relation, Report, SourceKind, Status, Verdict
 from truedigest.registry import Resolved
 
 
@@ -111,9 +112,26 @@ def print_table(
     Console().print(table)
 
 
+_FULL_DIGEST = re.compile(r"\b(sha256:[0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def shorten_digests(text: str) -> str:
+    """`sha256:` + 12 hex + `…` wherever a full sha256 digest appears."""
+    return _FULL_DIGEST.sub(r"\1…", text)
+
+
 def print_verify_table(report: Report) -> None:
-    short = sys.stdout.isatty() and _terminal_width() < 200
-    rows = [_cells(o, short=short) for o in report.sources]
+    """Terminal: short digests and no repeated refs (JSON/plain keep everything)."""
+    if not sys.stdout.isatty():
+        print_table("", COLUMNS, [_cells(o, short=False) for o in report.sources])
+        return
+    rows = []
+    for obs in report.sources:
+        cells = list(_cells(obs, short=True))
+        if obs.kind is SourceKind.REGISTRY:
+            cells[0] = "registry"
+        cells[-1] = shorten_digests(cells[-1])
+        rows.append(tuple(cells))
     styles = [_style(o) for o in report.sources]
     print_table(f"truedigest verify: {report.verdict}", COLUMNS, rows, styles=styles)
 
@@ -124,12 +142,6 @@ def _style(obs: Observation) -> str:
     if obs.status is Status.ERROR or (obs.relation is None and obs.status is Status.OK):
         return "yellow"
     return "red"
-
-
-def _terminal_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
 
 
 def markdown(report: Report) -> str:

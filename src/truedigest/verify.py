@@ -128,6 +128,15 @@ def _verdict(observations: Sequence[Observation]) -> Verdict:
     return Verdict.AGREE
 
 
+def _tag_label(obs: Observation) -> str:
+    """`:sha-1a2b3c4` for a tag reference (the full ref is in the registry row)."""
+    ref = str(obs.extra.get("reference") or obs.where)
+    name, _, tag = ref.rpartition(":")
+    if name and "/" not in tag and "@" not in ref:
+        return f":{tag}"
+    return ref
+
+
 def _subject(obs: Observation) -> str:
     match obs.kind:
         case SourceKind.CP:
@@ -137,7 +146,7 @@ def _subject(obs: Observation) -> str:
         case SourceKind.BUILD:
             return "the build output"
         case SourceKind.REGISTRY:
-            return obs.where
+            return _tag_label(obs)
         case _:
             assert_never(obs.kind)
 
@@ -148,7 +157,7 @@ def explain(
     """One sentence: what probably happened and what to do."""
     who = _subject(obs)
     claimed = obs.digest
-    tag = truth_source.where
+    tag = _tag_label(truth_source)
     if diagnosis is None:
         return f"{who} names {claimed}, but {tag} is {truth}"
     platform = f" ({diagnosis.platform})" if diagnosis.platform else ""
