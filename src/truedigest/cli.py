@@ -31,6 +31,7 @@ class _Group(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        _VERBOSITY[0] = 0
         try:
             rv = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
@@ -38,6 +39,9 @@ class _Group(click.Group):
         except click.exceptions.Abort:
             click.echo("error: aborted", err=True)
             sys.exit(130)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
+            sys.exit(ExitCode.USAGE)
         except click.ClickException as exc:
             _print_error(exc.format_message(), _click_hint(exc))
             sys.exit(ExitCode.USAGE)
@@ -75,11 +79,11 @@ def _report(exc: TruedigestError) -> None:
         click.echo("".join(traceback.format_exception(exc)), err=True)
 
 
+_VERBOSITY = [0]  # set by -v; read after click's context has closed (the catch point)
+
+
 def _verbosity() -> int:
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return 0
-    return int(ctx.find_root().meta.get("truedigest.verbose", 0))
+    return _VERBOSITY[0]
 
 
 # -- parameter types ---------------------------------------------------------
@@ -117,9 +121,8 @@ class PlatformParam(click.ParamType):  # type: ignore[type-arg]
 # -- shared options ------------------------------------------------------------
 
 
-def _verbose_callback(ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    root = ctx.find_root()
-    root.meta["truedigest.verbose"] = max(value, int(root.meta.get("truedigest.verbose", 0)))
+def _verbose_callback(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    _VERBOSITY[0] = max(_VERBOSITY[0], value)
     return value
 
 
@@ -563,6 +566,7 @@ def inspect(
 @click.option(
     "--repo",
     required=True,
+    metavar="REPO",
     type=ImageRefParam(repository_only=True),
     help="Repository to look in (no tag), e.g. ghcr.io/org/app.",
 )
