@@ -521,12 +521,10 @@ def _tagged(tags: Sequence[str]) -> str:
 
 
 def _where(direct: Sequence[str], parents: Sequence[Digest], tags: Sequence[str]) -> str:
+    if not tags and parents:
+        return "; an index lists it but no tag points at that index"
     if not tags:
-        return (
-            "; an index lists it but no tag points at that index"
-            if parents
-            else ("; no tag points at it")
-        )
+        return "; no tag points at it"
     parts = []
     if direct:
         parts.append(f"tagged {', '.join(sorted(direct))}")
