@@ -382,14 +382,17 @@ def judge(
         key = (locate.name, digest)
         answer = exists.get(key, "not looked up")
         truth = tracked.get(locate.name)
+        diagnosis = relations.get(key)
+        if isinstance(answer, str) and diagnosis is not None:
+            # The HEAD failed but the diagnosis stands on its own (distribution answers
+            # 500, not 404, to a manifest HEAD for a config blob's digest).
+            answer = diagnosis.relation not in (Relation.NOT_IN_REGISTRY, Relation.CONFIG_DIGEST)
         if isinstance(answer, str):
             unchecked = True
             notes.append(f"could not check the registry: {answer}")
         else:
             found = answer
-            relation, sentence, outcome = _relate(
-                c, digest, locate, found, truth, relations.get(key), track
-            )
+            relation, sentence, outcome = _relate(c, digest, locate, found, truth, diagnosis, track)
             if sentence:
                 notes.append(sentence)
             wrong = wrong or outcome == "wrong"
