@@ -199,6 +199,11 @@ class LatencyProxy:
                 await self._server.wait_closed()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        # stop() cancels open connections; asyncio would log a cancelled handler task.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(client_r, client_w)
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         accepted = loop.time()
         task = asyncio.current_task()
