@@ -169,10 +169,11 @@ def run_verify(
             observations = [obs for obs, _ in images] + [f.result() for f in cp_futures]
             observations.extend(static)
             agree = digests_agree(observations)
-            if on_round is not None:
-                on_round(rounds, agree)
             if agree or clock() + plan.interval > deadline:
                 break
+            # Only when another round follows: "waiting" must not be said of the last one.
+            if on_round is not None:
+                on_round(rounds, agree)
             sleep(plan.interval)
     truth: Resolved | None = images[0][1]
     oracle = RegistryDiagnoser(registry, truth) if truth is not None else None

@@ -1226,6 +1226,8 @@ def test_wait_until_a_late_promote_lands(
     assert doc["rounds"] > 1
     assert len(prod.requests) - before == doc["rounds"]
     assert "round 1: not all sources agree yet" in result.stderr
+    waiting = [line for line in result.stderr.splitlines() if line.startswith("round ")]
+    assert len(waiting) == doc["rounds"] - 1, result.stderr
 
 
 def test_wait_times_out_with_the_mismatch(
@@ -1268,11 +1270,17 @@ def test_wait_timing_out_from_the_cli(
     prod.set_pins([world.pin(world.old.digest)])
     args = [*verify_args(world, *cp_args(prod=prod)), "--wait", "0.5", "--interval", "0.2"]
 
-    result = run_cli(args, cli_env(tmp_path, token))
+    result = run_cli([*args, "-o", "json"], cli_env(tmp_path, token))
 
     assert result.code == 1, str(result)
-    assert "other-image" in result.stdout
-    assert "verdict: mismatch (exit 1)" in result.stderr
+    doc = result.json()
+    assert doc["sources"][1]["relation"] == "other-image"
+    assert doc["rounds"] >= 2
+    assert "verdict: mismatch (exit 1): 1 of 2 sources disagree" in result.stderr
+    assert f"after {doc['rounds']} rounds" in result.stderr
+    # "waiting" is said before each pause, never after the last round.
+    waiting = [line for line in result.stderr.splitlines() if line.startswith("round ")]
+    assert len(waiting) == doc["rounds"] - 1, result.stderr
 
 
 # =========================================================================== CLI output
