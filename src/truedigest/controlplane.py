@@ -62,6 +62,14 @@ def parse_cp_option(text: str) -> tuple[str, str]:
             f"--cp {name}: the URL carries credentials",
             hint="put the token in an environment variable named by --cp-token-env",
         )
+    if parsed.query or parsed.fragment:
+        # The pin path is appended to the URL: a query would swallow it, and it may
+        # hold a token that every report would then echo.
+        raise UsageError(
+            f"--cp {name}: the URL carries a query or fragment",
+            hint="give the CP's base URL (scheme, host, optional path prefix); "
+            "use --cp-path for another pin path and --cp-token-env for the token",
+        )
     return name, url
 
 

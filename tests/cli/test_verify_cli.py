@@ -201,6 +201,26 @@ def test_cp_url_with_credentials_is_refused_without_echoing_them(fake: Fake) -> 
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("suffix", ["/?token={}", "/api?x=1&token={}", "/#{}"])
+def test_cp_url_with_a_query_is_refused_without_echoing_it(fake: Fake, suffix: str) -> None:
+    secret = secrets.token_hex(8)
+
+    result = invoke(["--image", REF, "--cp", f"prod={CP_URL}{suffix.format(secret)}", *cp()[2:]])
+
+    assert_usage(result, "query or fragment")
+    assert secret not in result.output
+    assert fake.requests == []
+
+
+def test_cp_url_with_a_trailing_slash(fake: Fake, current: Image) -> None:
+    fake.pins = [pin(current.digest)]
+
+    result = invoke(["--image", REF, "--cp", f"prod={CP_URL}/", "--template", "app"])
+
+    assert result.exit_code == 0, result.output
+    assert [str(r.url) for r in fake.requests if r.url.host == "cp.test"] == [CP_URL + CP_PATH]
+
+
 def test_duplicate_cp_names(fake: Fake) -> None:
     result = invoke(["--image", REF, *cp(), "--cp", f"prod={CP_URL}/other"])
 
