@@ -24,7 +24,7 @@ out only for pins that differ from the tracked tag.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -262,8 +262,12 @@ def row_candidate(
     return Candidate(entry, digest, locate, tuple(problems), duplicates)
 
 
-def file_candidates(path: Path, text: str, *, repo: ImageRef | None) -> list[Candidate]:
-    """Every `<name>@sha256:…` reference in a pin file (only `repo`'s, when given)."""
+def file_candidates(path: Path, *, repo: ImageRef | None) -> list[Candidate]:
+    """Every `<name>@sha256:…` reference in a pin file (only `repo`'s, when given).
+
+    An unreadable file raises InputFileError (a usage error, exit 2).
+    """
+    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
     pins = [
         p
         for p in pinfile.scan_text(text, path)
@@ -532,21 +536,14 @@ def audit_pins(
     client: RegistryClient,
     *,
     env: Mapping[str, str] | None = None,
-    on_cp: Callable[[str], None] | None = None,
 ) -> PinAudit:
     """Read every CP and pin file, check every pin against the registry, judge."""
-    texts = [
-        (path, read_input_text(path, what="pin file", hint=_PIN_FILE_HINT))
-        for path in plan.pin_files
-    ]
+    file_cands = [c for path in plan.pin_files for c in file_candidates(path, repo=plan.repo)]
     cp_client = CPClient(client.transport, env)
     workers = max(4, client.max_per_host + len(plan.cps))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pins") as pool:
         lookups = _Lookups(client, pool, plan.track)
         fetches = [(t, pool.submit(cp_client.fetch, t)) for t in plan.cps]
-        file_cands = [
-            c for path, text in texts for c in file_candidates(path, text, repo=plan.repo)
-        ]
         for c in file_cands:
             lookups.want(c)
         cp_cands: list[Candidate] = []
@@ -556,9 +553,6 @@ def audit_pins(
             except TruedigestError as exc:
                 cp_cands.append(_unreadable(target, exc.message))
                 continue
-            finally:
-                if on_cp is not None:
-                    on_cp(target.name)
             cands = table_candidates(table, template=plan.template, repo=plan.repo)
             for c in cands:
                 lookups.want(c)
