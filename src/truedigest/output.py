@@ -56,6 +56,9 @@ def _cells(obs: Observation, *, short: bool) -> tuple[str, ...]:
     )
 
 
+_WRONG = frozenset({Status.MISMATCH, Status.MISSING, Status.AMBIGUOUS})
+
+
 def verdict_line(report: Report) -> str:
     n = len(report.sources)
     # A row can name the right digest and still be wrong (image_ref, git_sha): count it.
@@ -67,10 +70,21 @@ def verdict_line(report: Report) -> str:
     match report.verdict:
         case Verdict.AGREE:
             text = f"all {n} sources agree on {truth}{rounds}"
+        case Verdict.MISMATCH if report.truth is None:
+            wrong = [o for o in report.sources if o.status in _WRONG]
+            text = (
+                f"{len(wrong)} of {n} sources are wrong or disagree with each other; the "
+                f"registry could not be read, so which digest is real is unknown{rounds}"
+            )
         case Verdict.MISMATCH:
             text = f"{len(bad)} of {n} sources disagree with the registry ({truth}){rounds}"
         case Verdict.ABSENT:
-            text = f"the registry does not serve the image{rounds}"
+            absent = [
+                o.where
+                for o in report.sources
+                if o.kind is SourceKind.REGISTRY and o.status is Status.ABSENT
+            ]
+            text = f"the registry does not serve {', '.join(absent) or 'the image'}{rounds}"
         case Verdict.UNAVAILABLE:
             text = f"{len(bad)} of {n} sources could not be checked{rounds}"
         case _:

@@ -43,7 +43,8 @@ from tests.support.images import (
 from tests.support.registry import RegistryServer, TokenServer
 from truedigest.auth import CredentialStore
 from truedigest.controlplane import CPTarget
-from truedigest.models import Platform
+from truedigest.models import Platform, Report
+from truedigest.output import verdict_line
 from truedigest.reference import parse_reference
 from truedigest.registry import RegistryClient
 from truedigest.run import VerifyPlan, run_verify
@@ -156,6 +157,7 @@ def staging(_cp_servers: tuple[CPServer, CPServer]) -> CPServer:
 class Run:
     doc: dict[str, Any]
     client: RegistryClient
+    report: Report
 
     @property
     def code(self) -> int:
@@ -214,7 +216,7 @@ def verify(
         report = run_verify(plan, client, env=env, **kwargs)
     # Through real JSON: what a script reading stdout gets.
     doc = json.loads(json.dumps(report.to_json()))
-    return Run(doc, client)
+    return Run(doc, client, report)
 
 
 def check(
@@ -901,7 +903,10 @@ def test_first_image_absent_is_exit_10(
         truth=None,
         sources={reg(world, "never-pushed"): ("absent", None), "cp:prod": ("ok", None)},
     )
-    assert "verdict: absent (exit 10)" in result.stderr
+    assert (
+        f"verdict: absent (exit 10): the registry does not serve {world.ref('never-pushed')}"
+        in (result.stderr)
+    )
 
 
 def test_second_image_absent_is_exit_10(world: World, tmp_path: Path) -> None:
@@ -914,6 +919,7 @@ def test_second_image_absent_is_exit_10(world: World, tmp_path: Path) -> None:
         truth=world.current.digest,
         sources={reg(world): ("ok", "identical"), reg(world, "never-pushed"): ("absent", None)},
     )
+    assert verdict_line(run.report).endswith(f"does not serve {world.ref('never-pushed')}")
 
 
 # =========================================================================== registry unreadable
@@ -984,6 +990,10 @@ def test_registry_unreadable_and_cps_disagree_is_exit_1(
         },
     )
     assert basic_world.current.digest in run.source("cp:prod")["detail"]
+    assert verdict_line(run.report) == (
+        "verdict: mismatch (exit 1): 2 of 3 sources are wrong or disagree with each other; "
+        "the registry could not be read, so which digest is real is unknown"
+    )
 
 
 def test_registry_with_right_credentials_agrees(
