@@ -442,6 +442,7 @@ def verify(
     )
     if targets and not template:
         raise UsageError("--cp needs --template to select the pin row")
+    images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
     first = images[0]
     claim = None
     if build_digest is not None:
@@ -481,6 +482,8 @@ def verify(
     else:
         out.print_verify_table(report)
     click.echo(out.verdict_line(report), err=True)
+    for hint in out.source_hints(report):
+        click.echo(f"hint: {hint}", err=True)
     if _in_actions():
         for line in out.workflow_commands(report):
             click.echo(line, err=output == "json")

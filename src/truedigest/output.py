@@ -92,6 +92,17 @@ def verdict_line(report: Report) -> str:
     return f"verdict: {report.verdict} (exit {report.exit_code}): {text}"
 
 
+def source_hints(report: Report) -> list[str]:
+    """What to try, once each, for the sources that could not be read or are absent."""
+    hints: list[str] = []
+    for obs in report.sources:
+        hint = obs.extra.get("hint")
+        failed = obs.status in (Status.ERROR, Status.ABSENT)
+        if failed and isinstance(hint, str) and hint not in hints:
+            hints.append(hint)
+    return hints
+
+
 def render_plain_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = COLUMNS) -> str:
     """Stable, greppable text for pipes and logs: aligned columns, last one free."""
     widths = [

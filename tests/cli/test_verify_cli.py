@@ -437,3 +437,31 @@ def test_json_output_on_agree(fake: Fake, current: Image) -> None:
     assert fake.registry_requests == 1
     assert fake.cp_requests == 1
     assert TOKEN not in result.output
+
+
+def test_a_repeated_image_is_one_source(fake: Fake, current: Image) -> None:
+    result = invoke(["--image", REF, "--image", REF, "--image", f"{REG}/{REPO}:old", "-o", "json"])
+
+    assert result.exit_code == 1, result.output
+    ids = [s["id"] for s in json.loads(result.stdout)["sources"]]
+    assert ids == [f"registry:{REF}", f"registry:{REG}/{REPO}:old"]
+
+
+def test_missing_pin_file_is_a_usage_error_before_any_request(fake: Fake, tmp_path: Path) -> None:
+    result = invoke(["--image", REF, "--pin-file", str(tmp_path / "absent.yaml")])
+
+    assert_usage(result, "pin file", "no such file")
+    assert fake.requests == []
+
+
+def test_hints_follow_the_verdict_line(fake: Fake) -> None:
+    fake.registry_status = 500
+
+    result = invoke(["--image", REF, *cp()], {"CP_ADMIN_API_TOKEN": ""})
+
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("verdict: unavailable (exit 3): 2 of 2 sources could not be checked")
+    assert lines[1] == "hint: the registry is failing; retry later"
+    assert lines[2].startswith("hint: export CP_ADMIN_API_TOKEN")
+    assert len(lines) == 3

@@ -799,6 +799,10 @@ def test_cp_401_names_the_variable_never_the_token(
     detail = doc["sources"][1]["detail"]
     assert "401" in detail
     assert "CP_ADMIN_API_TOKEN" in detail
+    # What to try, in the JSON and once on stderr after the verdict line.
+    hint = "check that CP_ADMIN_API_TOKEN holds a valid admin token for prod"
+    assert doc["sources"][1]["hint"] == hint
+    assert result.stderr.splitlines()[1:] == [f"hint: {hint}"]
     assert token not in result.stdout
     assert token not in result.stderr
     assert token not in json.dumps(doc)
@@ -903,10 +907,10 @@ def test_first_image_absent_is_exit_10(
         truth=None,
         sources={reg(world, "never-pushed"): ("absent", None), "cp:prod": ("ok", None)},
     )
-    assert (
-        f"verdict: absent (exit 10): the registry does not serve {world.ref('never-pushed')}"
-        in (result.stderr)
-    )
+    assert result.stderr.splitlines() == [
+        f"verdict: absent (exit 10): the registry does not serve {world.ref('never-pushed')}",
+        "hint: check the tag was pushed to this registry and repository (`truedigest tags REPO`)",
+    ]
 
 
 def test_second_image_absent_is_exit_10(world: World, tmp_path: Path) -> None:
@@ -961,6 +965,7 @@ def test_registry_unreadable_but_cps_read_is_exit_3(
     )
     assert run.source("cp:prod")["digest"] == digest
     assert "rejected the credentials" in run.source(reg(basic_world))["detail"]
+    assert "TRUEDIGEST_REGISTRY_PASSWORD" in run.source(reg(basic_world))["hint"]
     assert wrong not in json.dumps(run.doc)
 
 

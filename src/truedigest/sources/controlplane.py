@@ -25,7 +25,8 @@ def observe_cp(
     try:
         table = client.fetch(target)
     except TruedigestError as exc:
-        return _obs(target, None, Status.ERROR, exc.message, {})
+        hint = {"hint": exc.instance_hint} if exc.instance_hint else {}
+        return _obs(target, None, Status.ERROR, exc.message, hint)
     return observe_rows(table, template=template, region=region, image=image, git_sha=git_sha)
 
 

@@ -21,7 +21,13 @@ def observe_image(
         resolved = client.resolve(ref, platform=platform)
     except NotFoundError as exc:
         return Observation(
-            source_id, SourceKind.REGISTRY, str(ref), None, Status.ABSENT, detail=exc.message
+            source_id,
+            SourceKind.REGISTRY,
+            str(ref),
+            None,
+            Status.ABSENT,
+            detail=exc.message,
+            extra=_hint(exc),
         ), None
     except TruedigestError as exc:
         return Observation(
@@ -31,7 +37,7 @@ def observe_image(
             None,
             Status.ERROR,
             detail=exc.message,
-            extra={"exit_code": int(exc.exit_code)},
+            extra={"exit_code": int(exc.exit_code), **_hint(exc)},
         ), None
     extra: dict[str, object] = {"reference": str(ref), "media_type": resolved.media_type}
     if resolved.platform is not None:
@@ -138,6 +144,11 @@ class RegistryDiagnoser:
                     configs[cfg.digest] = str(child.platform) if child.platform else ""
             self._children_configs = configs
         return self._children_configs.get(claimed)
+
+
+def _hint(exc: TruedigestError) -> dict[str, object]:
+    """The error's hint (what to try), kept for the report: `{"hint": …}` or nothing."""
+    return {"hint": exc.instance_hint} if exc.instance_hint else {}
 
 
 def _plat(platform: Platform | None) -> str | None:
