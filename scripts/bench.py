@@ -378,6 +378,10 @@ def bench_tags(work: Path, n: int, rtt_ms: float, reps: int) -> Json:
                 loop = run_skopeo_loop(endpoint, repo, expected)
                 if label == "rtt":
                     loop["connections_per_call"] = round(proxy.connections / max(1, n), 2)
+                    loop["note"] = (
+                        "with --tls-verify=false skopeo tries https first, then http, on new "
+                        "connections; against a TLS registry it would pay a TLS handshake instead"
+                    )
                 out[f"skopeo_{label}"] = loop
         if available:
             args = [
@@ -722,9 +726,10 @@ def render_text(doc: Json, out: TextIO) -> None:
 
     out.write(
         f"truedigest bench: {p['tags']} tags, RTT {p['rtt_ms']:g} ms"
-        f"{' (quick)' if p['quick'] else ''}; commit {env.get('commit') or '?'}, "
+        f"{' (quick)' if p['quick'] else ''}; commit {env.get('commit') or '?'}\n"
         f"Python {env['python']}, {env['cpus']} CPUs, {env.get('registry') or '?'}, "
-        f"{env.get('skopeo') or 'skopeo ?'}\n"
+        f"{env.get('skopeo') or 'skopeo ?'}; load average {env['load_average_1m_at_start']:g} "
+        f"at start, {env['load_average_1m']:g} at end\n"
     )
     errors = doc.get("errors", {})
 
@@ -866,6 +871,7 @@ def environment() -> Json:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "registry": tool_version([registry, "--version"]) if registry else None,
         "skopeo": tool_version([skopeo, "--version"]) if skopeo else None,
     }
@@ -910,6 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"bench: {' and '.join(missing)} not found (run scripts/bench)", file=sys.stderr)
         return 1
+    load_at_start = round(os.getloadavg()[0], 2)
     results: Json = {}
     errors: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="truedigest-bench-") as tmp:
@@ -944,6 +951,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "errors": errors,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
+    doc["environment"]["load_average_1m_at_start"] = load_at_start
     render_text(doc, text_out)
     text_out.flush()
     if args.json == "-":
