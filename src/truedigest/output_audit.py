@@ -10,12 +10,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from truedigest.models import Relation, Status
 from truedigest.output import print_table
-from truedigest.pinaudit import PinAudit, PinEntry
-from truedigest.tagscan import TagScan
+
+if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
+    from truedigest.pinaudit import PinAudit, PinEntry
+    from truedigest.tagscan import TagScan
 
 # -- tags ----------------------------------------------------------------------
 
