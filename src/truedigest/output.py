@@ -86,7 +86,16 @@ def verdict_line(report: Report) -> str:
             ]
             text = f"the registry does not serve {', '.join(absent) or 'the image'}{rounds}"
         case Verdict.UNAVAILABLE:
-            text = f"{len(bad)} of {n} sources could not be checked{rounds}"
+            unread = [o for o in report.sources if o.status is Status.ERROR]
+            if not unread:  # fail closed on something not compared
+                text = f"{len(bad)} of {n} sources could not be checked{rounds}"
+            elif report.truth is None:
+                text = (
+                    f"{len(unread)} of {n} sources could not be read, the registry among "
+                    f"them, so nothing could be compared{rounds}"
+                )
+            else:
+                text = f"{len(unread)} of {n} sources could not be read{rounds}"
         case _:
             assert_never(report.verdict)
     return f"verdict: {report.verdict} (exit {report.exit_code}): {text}"

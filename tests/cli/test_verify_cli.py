@@ -461,7 +461,10 @@ def test_hints_follow_the_verdict_line(fake: Fake) -> None:
 
     assert result.exit_code == 3, result.output
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("verdict: unavailable (exit 3): 2 of 2 sources could not be checked")
+    assert lines[0] == (
+        "verdict: unavailable (exit 3): 2 of 2 sources could not be read, the registry among "
+        "them, so nothing could be compared"
+    )
     assert lines[1] == "hint: the registry is failing; retry later"
     assert lines[2].startswith("hint: export CP_ADMIN_API_TOKEN")
     assert len(lines) == 3

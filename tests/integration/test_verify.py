@@ -806,7 +806,9 @@ def test_cp_401_names_the_variable_never_the_token(
     assert token not in result.stdout
     assert token not in result.stderr
     assert token not in json.dumps(doc)
-    assert "verdict: unavailable (exit 3)" in result.stderr
+    assert result.stderr.startswith(
+        "verdict: unavailable (exit 3): 1 of 2 sources could not be read\n"
+    )
     # The CP did receive the token: the check above is not vacuous.
     assert prod.requests[-1].headers["authorization"] == f"Bearer {token}"
 
@@ -967,6 +969,10 @@ def test_registry_unreadable_but_cps_read_is_exit_3(
     assert "rejected the credentials" in run.source(reg(basic_world))["detail"]
     assert "TRUEDIGEST_REGISTRY_PASSWORD" in run.source(reg(basic_world))["hint"]
     assert wrong not in json.dumps(run.doc)
+    assert verdict_line(run.report) == (
+        "verdict: unavailable (exit 3): 1 of 4 sources could not be read, the registry among "
+        "them, so nothing could be compared"
+    )
 
 
 def test_registry_unreadable_and_cps_disagree_is_exit_1(
