@@ -436,6 +436,12 @@ def verify(
         raise UsageError(f"give at most one build source, not {flags}")
     if build_target is not None and build_metadata is None:
         raise UsageError("--build-target needs --build-metadata")
+    if git_sha is not None and not _is_commit_sha(git_sha):
+        # Else `--git-sha main` or a 4-char prefix would fail every row as a "mismatch".
+        raise UsageError(
+            f"--git-sha {git_sha!r} is not a commit SHA",
+            hint="pass 7 to 64 hex characters, e.g. --git-sha ${GITHUB_SHA::7}",
+        )
     cp_pairs = _parse_pairs(_split_multi(cps), parse_cp_option)
     targets = build_targets(
         cp_pairs, _parse_pairs(_split_multi(cp_token_envs), parse_token_env_option), cp_path
@@ -495,6 +501,10 @@ def verify(
             lines += f"digest={report.truth}\n"
         _append(github_output, lines, "--github-output")
     sys.exit(report.exit_code)
+
+
+def _is_commit_sha(text: str) -> bool:
+    return 7 <= len(text) <= 64 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _in_actions() -> bool:

@@ -251,6 +251,8 @@ def test_bad_cp_token_env_value(fake: Fake, value: str) -> None:
         (["--image", REF, "--build-target", "web"], "--build-metadata"),
         (["--image", REF, "--wait", "-1"], "--wait"),
         (["--image", REF, "-o", "yaml"], "--output"),
+        (["--image", REF, "--git-sha", "main"], "--git-sha"),
+        (["--image", REF, "--git-sha", "1a2b3c"], "--git-sha"),
         ([], "--image"),
     ],
 )
@@ -468,3 +470,12 @@ def test_hints_follow_the_verdict_line(fake: Fake) -> None:
     assert lines[1] == "hint: the registry is failing; retry later"
     assert lines[2].startswith("hint: export CP_ADMIN_API_TOKEN")
     assert len(lines) == 3
+
+
+@pytest.mark.parametrize("sha", ["1a2b3c4", "1A2B3C4D", "0" * 40, "f" * 64])
+def test_git_sha_accepts_short_and_full_shas(fake: Fake, current: Image, sha: str) -> None:
+    fake.pins = [pin(current.digest) | {"git_sha": sha.lower()}]
+
+    result = invoke(["--image", REF, *cp(), "--git-sha", sha])
+
+    assert result.exit_code == 0, result.output
