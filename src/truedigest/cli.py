@@ -274,14 +274,6 @@ def _parse_pairs(
     return [parse(v) for v in values]
 
 
-def _split_multi(values: Sequence[str]) -> list[str]:
-    """Repeatable options also read from one env var: split on whitespace."""
-    out: list[str] = []
-    for value in values:
-        out.extend(value.split())
-    return out
-
-
 BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "oci_layout")
 
 
@@ -442,10 +434,8 @@ def verify(
             f"--git-sha {git_sha!r} is not a commit SHA",
             hint="pass 7 to 64 hex characters, e.g. --git-sha ${GITHUB_SHA::7}",
         )
-    cp_pairs = _parse_pairs(_split_multi(cps), parse_cp_option)
-    targets = build_targets(
-        cp_pairs, _parse_pairs(_split_multi(cp_token_envs), parse_token_env_option), cp_path
-    )
+    cp_pairs = _parse_pairs(cps, parse_cp_option)
+    targets = build_targets(cp_pairs, _parse_pairs(cp_token_envs, parse_token_env_option), cp_path)
     if targets and not template:
         raise UsageError("--cp needs --template to select the pin row")
     images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
@@ -752,10 +742,8 @@ def pins(
     from truedigest import pinaudit
     from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
 
-    cp_pairs = _parse_pairs(_split_multi(cps), parse_cp_option)
-    targets = build_targets(
-        cp_pairs, _parse_pairs(_split_multi(cp_token_envs), parse_token_env_option), cp_path
-    )
+    cp_pairs = _parse_pairs(cps, parse_cp_option)
+    targets = build_targets(cp_pairs, _parse_pairs(cp_token_envs, parse_token_env_option), cp_path)
     if not targets and not pin_files:
         raise UsageError("give at least one --cp NAME=URL or --pin-file FILE to audit")
     try:

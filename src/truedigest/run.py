@@ -169,12 +169,13 @@ def run_verify(
             observations = [obs for obs, _ in images] + [f.result() for f in cp_futures]
             observations.extend(static)
             agree = digests_agree(observations)
-            if agree or clock() + plan.interval > deadline:
+            remaining = deadline - clock()
+            if agree or remaining <= 0:
                 break
             # Only when another round follows: "waiting" must not be said of the last one.
             if on_round is not None:
                 on_round(rounds, agree)
-            sleep(plan.interval)
+            sleep(min(plan.interval, remaining))  # the last round runs at the deadline
     truth: Resolved | None = images[0][1]
     oracle = RegistryDiagnoser(registry, truth) if truth is not None else None
     context: dict[str, object] = {
