@@ -161,11 +161,16 @@ def explain(
     if diagnosis is None:
         return f"{who} names {claimed}, but {tag} is {truth}"
     platform = f" ({diagnosis.platform})" if diagnosis.platform else ""
-    fix = (
-        "re-point the tag or re-push so both agree on one digest"
-        if obs.kind is SourceKind.REGISTRY
-        else f"pin {truth} instead"
-    )
+    match obs.kind:
+        case SourceKind.REGISTRY:
+            fix = "re-point the tag or re-push so both agree on one digest"
+        case SourceKind.BUILD:
+            fix = f"downstream jobs should use the registry's {truth}"
+        case SourceKind.CP | SourceKind.FILE:
+            fix = f"pin {truth} instead"
+        case _:
+            assert_never(obs.kind)
+    note = f" ({diagnosis.note})" if diagnosis.note else ""
     match diagnosis.relation:
         case Relation.IDENTICAL:
             return f"{who} matches {tag}"
@@ -191,15 +196,26 @@ def explain(
                 f"not the manifest digest; {fix}"
             )
         case Relation.OTHER_IMAGE:
+            if obs.kind is SourceKind.REGISTRY:
+                return (
+                    f"{who} points at {claimed}, another image than {tag} ({truth}): one of "
+                    f"the tags moved; {fix}"
+                )
+            if obs.kind is SourceKind.BUILD:
+                return (
+                    f"the repository serves {claimed}{note}, but {tag} points at {truth}: the "
+                    f"tag moved after this push, or the build pushed another tag; {fix}"
+                )
             return (
-                f"the repository serves {claimed}, but {tag} points at {truth}: a stale pin, "
-                f"a rollback or a tag that moved; {fix} if {tag} is what should run"
-                if obs.kind is not SourceKind.REGISTRY
-                else f"{who} points at {claimed}, another image than {tag} ({truth}): one of "
-                f"the tags moved; {fix}"
+                f"the repository serves {claimed}{note}, but {tag} points at {truth}: a stale "
+                f"pin, a rollback or a tag that moved; {fix} if {tag} is what should run"
             )
         case Relation.NOT_IN_REGISTRY:
-            note = f" ({diagnosis.note})" if diagnosis.note else ""
+            if obs.kind is SourceKind.BUILD:
+                return (
+                    f"the repository has no manifest {claimed}{note}: the push did not land "
+                    f"here, or went to another repository; {fix}"
+                )
             return (
                 f"the repository has no manifest {claimed}{note}: a dangling pin, provisions "
                 f"will fail to pull it; {fix}"

@@ -592,6 +592,39 @@ def test_with_platform_a_pin_naming_the_index_is_index_of(
     assert run.doc["platform"] == "linux/amd64"
 
 
+def test_with_platform_a_pin_naming_the_sibling_platform_says_so(
+    world: World, prod: CPServer, token: str, tmp_path: Path
+) -> None:
+    arm64 = world.index.images[1]
+    prod.set_pins([world.pin(arm64.digest)])
+
+    run = verify(
+        world, tmp_path, tags=["multi"], cps={"prod": prod}, token=token, platform="linux/amd64"
+    )
+
+    check(
+        run.doc,
+        verdict="mismatch",
+        exit_code=1,
+        truth=world.amd64.digest,
+        sources={reg(world, "multi"): ("ok", "identical"), "cp:prod": ("mismatch", "other-image")},
+    )
+    detail = run.source("cp:prod")["detail"]
+    assert f"the {arm64.platform} image of the same index, not linux/amd64" in detail
+
+
+def test_build_output_naming_another_image_is_worded_for_a_build(
+    world: World, token: str, tmp_path: Path
+) -> None:
+    run = verify(world, tmp_path, token=token, build=from_digest(world.old.digest))
+
+    detail = run.source("build:digest")["detail"]
+    assert run.source("build:digest")["relation"] == "other-image"
+    assert "the build pushed another tag" in detail
+    assert "stale pin" not in detail
+    assert f"downstream jobs should use the registry's {world.current.digest}" in detail
+
+
 # =========================================================================== broken pin tables
 
 
@@ -1279,10 +1312,10 @@ def test_wait_times_out_with_the_mismatch(
         truth=world.current.digest,
         sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "other-image")},
     )
-    # Rounds at t=0, .3, .6, .9; a fifth would start after the deadline.
-    assert run.doc["rounds"] == 4
-    assert len(prod.requests) - before == 4
-    assert now[0] == pytest.approx(0.9)
+    # Rounds at t=0, .3, .6, .9 and a last one at the deadline itself (1.0).
+    assert run.doc["rounds"] == 5
+    assert len(prod.requests) - before == 5
+    assert now[0] == pytest.approx(1.0)
 
 
 def test_wait_timing_out_from_the_cli(

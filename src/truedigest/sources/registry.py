@@ -118,7 +118,7 @@ class RegistryDiagnoser:
                 for child in other.children:
                     if child.digest == self.truth.digest:
                         return Diagnosis(Relation.INDEX_OF, platform=_plat(child.platform))
-            return Diagnosis(Relation.OTHER_IMAGE)
+            return Diagnosis(Relation.OTHER_IMAGE, note=self._sibling_note(claimed))
         if truth.is_index:
             platform = self._child_config_platform(truth, claimed)
             if platform is not None:
@@ -130,6 +130,16 @@ class RegistryDiagnoser:
         except TruedigestError:
             note = None
         return Diagnosis(Relation.NOT_IN_REGISTRY, note=note)
+
+    def _sibling_note(self, claimed: Digest) -> str | None:
+        """With --platform: is `claimed` another platform's child of the same index?"""
+        if self.truth.index_digest is None:
+            return None
+        parent = self.client.get_manifest(self.repo, self.truth.index_digest)
+        for child in parent.children:
+            if child.digest == claimed and child.platform is not None:
+                return f"the {child.platform} image of the same index, not {self.truth.platform}"
+        return None
 
     def _child_config_platform(self, index: Manifest, claimed: Digest) -> str | None:
         """The platform whose config blob is `claimed` ('' if unknown), else None."""
