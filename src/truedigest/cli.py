@@ -19,6 +19,7 @@ from truedigest.errors import ExitCode, TruedigestError, UsageError
 from truedigest.reference import ImageRef, parse_reference, parse_repository
 
 if TYPE_CHECKING:
+    from truedigest.controlplane import CPTarget
     from truedigest.registry import RegistryClient
     from truedigest.transport import ClientOptions
 
@@ -172,6 +173,58 @@ def registry_options(f: F) -> F:
     return f
 
 
+def cp_options(*, pin_file_help: str) -> Callable[[F], F]:
+    """--cp, --cp-token-env (also TRUEDIGEST_CP[_TOKEN_ENV]), --cp-path, --pin-file."""
+    decorators = [
+        click.option(
+            "--cp",
+            "cps",
+            multiple=True,
+            metavar="NAME=URL",
+            envvar="TRUEDIGEST_CP",
+            help="Control plane to read pins from (repeatable).",
+        ),
+        click.option(
+            "--cp-token-env",
+            "cp_token_envs",
+            multiple=True,
+            metavar="NAME=VAR",
+            envvar="TRUEDIGEST_CP_TOKEN_ENV",
+            help="Env var holding CP NAME's token [default: CP_ADMIN_API_TOKEN].",
+        ),
+        click.option(
+            "--cp-path",
+            default="/cp/admin/runtime-image",
+            show_default=True,
+            help="Path of the pin table on each CP.",
+        ),
+        click.option(
+            "--pin-file",
+            "pin_files",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help=f"{pin_file_help} (repeatable).",
+        ),
+    ]
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+def _cp_targets(cps: Sequence[str], cp_token_envs: Sequence[str], cp_path: str) -> list[CPTarget]:
+    from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
+
+    return build_targets(
+        [parse_cp_option(v) for v in cps],
+        [parse_token_env_option(v) for v in cp_token_envs],
+        cp_path,
+    )
+
+
 def output_option(choices: Sequence[str], default: str) -> Callable[[F], F]:
     return click.option(
         "-o",
@@ -268,12 +321,6 @@ def resolve(
         click.echo(str(resolved.digest))
 
 
-def _parse_pairs(
-    values: Sequence[str], parse: Callable[[str], tuple[str, str]]
-) -> list[tuple[str, str]]:
-    return [parse(v) for v in values]
-
-
 BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "oci_layout")
 
 
@@ -309,35 +356,7 @@ BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "
     type=click.Path(path_type=Path),
     help="OCI image layout directory (index.json, by ref.name).",
 )
-@click.option(
-    "--cp",
-    "cps",
-    multiple=True,
-    metavar="NAME=URL",
-    envvar="TRUEDIGEST_CP",
-    help="Control plane to read pins from (repeatable).",
-)
-@click.option(
-    "--cp-token-env",
-    "cp_token_envs",
-    multiple=True,
-    metavar="NAME=VAR",
-    envvar="TRUEDIGEST_CP_TOKEN_ENV",
-    help="Env var holding CP NAME's token [default: CP_ADMIN_API_TOKEN].",
-)
-@click.option(
-    "--cp-path",
-    default="/cp/admin/runtime-image",
-    show_default=True,
-    help="Path of the pin table on each CP.",
-)
-@click.option(
-    "--pin-file",
-    "pin_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Text file whose REPO@sha256:… references are checked like pins (repeatable).",
-)
+@cp_options(pin_file_help="Text file whose REPO@sha256:… references are checked like pins")
 @click.option("--template", help="Template name of the CP pin row.")
 @click.option("--region", default="global", show_default=True, help="Region of the CP pin row.")
 @click.option("--git-sha", metavar="SHA", help="Commit the pin row's git_sha must match.")
@@ -410,7 +429,6 @@ def verify(
     source was read and agrees.
     """
     from truedigest import output as out
-    from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
     from truedigest.run import VerifyPlan, run_verify
     from truedigest.sources import build as build_source
 
@@ -434,8 +452,7 @@ def verify(
             f"--git-sha {git_sha!r} is not a commit SHA",
             hint="pass 7 to 64 hex characters, e.g. --git-sha ${GITHUB_SHA::7}",
         )
-    cp_pairs = _parse_pairs(cps, parse_cp_option)
-    targets = build_targets(cp_pairs, _parse_pairs(cp_token_envs, parse_token_env_option), cp_path)
+    targets = _cp_targets(cps, cp_token_envs, cp_path)
     if targets and not template:
         raise UsageError("--cp needs --template to select the pin row")
     images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
@@ -668,35 +685,7 @@ def tags(
 
 
 @cli.command()
-@click.option(
-    "--cp",
-    "cps",
-    multiple=True,
-    metavar="NAME=URL",
-    envvar="TRUEDIGEST_CP",
-    help="Control plane to read pins from (repeatable).",
-)
-@click.option(
-    "--cp-token-env",
-    "cp_token_envs",
-    multiple=True,
-    metavar="NAME=VAR",
-    envvar="TRUEDIGEST_CP_TOKEN_ENV",
-    help="Env var holding CP NAME's token [default: CP_ADMIN_API_TOKEN].",
-)
-@click.option(
-    "--cp-path",
-    default="/cp/admin/runtime-image",
-    show_default=True,
-    help="Path of the pin table on each CP.",
-)
-@click.option(
-    "--pin-file",
-    "pin_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Text file whose REPO@sha256:… references are audited too (repeatable).",
-)
+@cp_options(pin_file_help="Text file whose REPO@sha256:… references are audited too")
 @click.option("--template", help="Audit only this template's pin rows.")
 @click.option(
     "--track",
@@ -740,10 +729,8 @@ def pins(
     from truedigest import output as out
     from truedigest import output_audit as aout
     from truedigest import pinaudit
-    from truedigest.controlplane import build_targets, parse_cp_option, parse_token_env_option
 
-    cp_pairs = _parse_pairs(cps, parse_cp_option)
-    targets = build_targets(cp_pairs, _parse_pairs(cp_token_envs, parse_token_env_option), cp_path)
+    targets = _cp_targets(cps, cp_token_envs, cp_path)
     if not targets and not pin_files:
         raise UsageError("give at least one --cp NAME=URL or --pin-file FILE to audit")
     try:
