@@ -752,6 +752,10 @@ def pins(
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    # httpx imports its own optional command line (httpx._main: rich, pygments, ~40 ms)
+    # whenever those are installed; truedigest never uses it. A None entry makes that
+    # import fail at once and httpx falls back to its stub, as it does when they are absent.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     cli.main(args=list(argv) if argv is not None else None, prog_name="truedigest")
     raise AssertionError("unreachable")  # pragma: no cover
 

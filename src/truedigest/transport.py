@@ -96,36 +96,66 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     max_connections: int = 64,
 ) -> httpx.Client:
-    """The one httpx.Client of a run."""
-    verify: ssl.SSLContext | bool
-    if options.insecure:
-        verify = False
-    elif options.ca_file is not None:
-        if not options.ca_file.is_file():
-            from truedigest.errors import UsageError
+    """The one httpx.Client of a run.
 
-            raise UsageError(f"--ca-file {options.ca_file}: no such file")
-        verify = ssl.create_default_context()  # system roots stay trusted (CPs use them)
-        try:
-            verify.load_verify_locations(cafile=str(options.ca_file))
-        except (OSError, ssl.SSLError):
-            from truedigest.errors import UsageError
-
-            raise UsageError(
-                f"--ca-file {options.ca_file}: not a readable PEM certificate bundle"
-            ) from None
-    else:
-        verify = True
+    TLS trusts the system store (plus `--ca-file`); the context is built on the
+    first https request, so a plain-HTTP run never pays for loading CA bundles.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    mounts: dict[str, httpx.BaseTransport | None] = {}
+    if transport is None:
+        verify = _tls_verify(options)  # usage errors (a bad --ca-file) before any request
+        transport = _LazyTransport(lambda: httpx.HTTPTransport(verify=verify(), limits=limits))
+        mounts["http://"] = httpx.HTTPTransport(verify=False, limits=limits)
     return httpx.Client(
-        verify=verify,
         timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         transport=transport,
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
+        mounts=mounts,
+        limits=limits,
     )
+
+
+def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:
+    if options.insecure:
+        return lambda: False
+    if options.ca_file is None:
+        return ssl.create_default_context
+    from truedigest.errors import UsageError
+
+    if not options.ca_file.is_file():
+        raise UsageError(f"--ca-file {options.ca_file}: no such file")
+    context = ssl.create_default_context()  # system roots stay trusted (CPs use them)
+    try:
+        context.load_verify_locations(cafile=str(options.ca_file))
+    except (OSError, ssl.SSLError, ValueError):
+        raise UsageError(
+            f"--ca-file {options.ca_file}: not a readable PEM certificate bundle"
+        ) from None
+    return lambda: context
+
+
+class _LazyTransport(httpx.BaseTransport):
+    """Builds its transport on first use (thread-safe)."""
+
+    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
+        self._factory = factory
+        self._inner: httpx.BaseTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            with self._lock:
+                if self._inner is None:
+                    self._inner = self._factory()
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
 
 
 @dataclass
