@@ -35,6 +35,7 @@ from truedigest.models import (
 )
 from truedigest.reference import ImageRef
 from truedigest.registry import RegistryClient
+from truedigest.tagscan import scan_tags
 
 CREATED = "org.opencontainers.image.created"
 REVISION = "org.opencontainers.image.revision"
@@ -552,19 +553,15 @@ class _Walk:
         self._expanded: set[Digest] = set()
 
     def run(self) -> None:
-        tags = self.client.list_tags(self.repo)
-        self.tag_count = len(tags)
-        futures = [self.pool.submit(self.client.get_manifest, self.repo.with_tag(t)) for t in tags]
-        for tag, fut in zip(tags, futures, strict=True):
-            try:
-                manifest = fut.result()
-            except NotFoundError:
-                continue  # deleted between the listing and the GET
-            except TruedigestError as exc:
-                self.errors.append(WalkError(tag, None, exc.message))
-                continue
-            self.direct[manifest.digest].append(tag)
-            self.manifests.setdefault(manifest.digest, manifest)
+        scan = scan_tags(self.client, self.repo, concurrency=self.client.max_per_host)
+        self.tag_count = scan.listed
+        for error in scan.errors:
+            if error.exit_code != ExitCode.ABSENT:  # absent: deleted since the listing
+                self.errors.append(WalkError(error.tag, None, error.error))
+        for resolved in scan.resolved:
+            self.direct[resolved.digest].append(str(resolved.ref.tag))
+            if resolved.manifest is not None:
+                self.manifests.setdefault(resolved.digest, resolved.manifest)
         self._expand()
 
     def _expand(self) -> None:

@@ -47,6 +47,7 @@ class TagScan:
     groups: tuple[TagGroup, ...]
     errors: tuple[TagError, ...]
     listed: int  # tags in the repository, before --match
+    resolved: tuple[Resolved, ...] = ()  # per tag, with the manifest bytes (for whatis)
 
     @property
     def matched(self) -> int:
@@ -120,6 +121,7 @@ def resolve_tags(
         groups=group_by_digest(resolved),
         errors=tuple(errors),
         listed=len(tags) if listed is None else listed,
+        resolved=tuple(resolved),
     )
 
 
