@@ -18,16 +18,14 @@ subprocess (piped text has no escape codes, JSON has the DESIGN keys, exit codes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import cli_env, registry_credentials, run_cli_many
 from tests.support.images import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -130,8 +128,6 @@ SIG_TYPE = "application/vnd.example.signature.v1+json"
 CREATED = "org.opencontainers.image.created"
 REVISION = "org.opencontainers.image.revision"
 SOURCE = "org.opencontainers.image.source"
-_CLI_TIMEOUT = 60.0
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_")
 
 
 # --------------------------------------------------------------------------- artifacts
@@ -302,10 +298,7 @@ def client_for(tmp_path: Path) -> Iterator[Callable[[RegistryServer], RegistryCl
     clients: list[RegistryClient] = []
 
     def make(server: RegistryServer) -> RegistryClient:
-        env = {"HOME": str(tmp_path)}
-        if server.username is not None and server.password is not None:
-            env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-            env["TRUEDIGEST_REGISTRY_PASSWORD"] = server.password
+        env = {"HOME": str(tmp_path), **registry_credentials(server)}
         options = ClientOptions(plain_http=server.scheme == "http", ca_file=server.ca_file)
         clients.append(RegistryClient(options, credentials=CredentialStore(env=env)))
         return clients[-1]
@@ -689,50 +682,6 @@ def test_whatis_request_counts(
 # =========================================================================== CLI
 
 
-@dataclass(frozen=True)
-class CliResult:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return f"truedigest {' '.join(self.args)} -> exit {self.code}\n{self.stdout}\n{self.stderr}"
-
-
-def cli_env(server: RegistryServer, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
-    env["HOME"] = str(home)
-    if server.username is not None and server.password is not None:
-        env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-        env["TRUEDIGEST_REGISTRY_PASSWORD"] = server.password
-    return env
-
-
-def run_cli_many(calls: Sequence[Sequence[str]], env: Mapping[str, str]) -> list[CliResult]:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "truedigest", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-        )
-        for args in calls
-    ]
-    results = []
-    try:
-        for args, proc in zip(calls, procs, strict=True):
-            out, err = proc.communicate(timeout=_CLI_TIMEOUT)
-            results.append(CliResult(tuple(args), proc.returncode, out.decode(), err.decode()))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return results
-
-
 def test_cli_inspect_and_whatis(
     registry: RegistryServer,
     seed: Callable[[RegistryServer], Seeded],
@@ -750,8 +699,9 @@ def test_cli_inspect_and_whatis(
         ["whatis", "--plain-http", "sha256:1234", "--repo", repo],
         ["whatis", "--plain-http", seeded.arm64.digest, "--repo", seeded.ref("multi")],
     ]
+    env = cli_env(tmp_path, NO_COLOR=None, **registry_credentials(registry))
     tree, doc, absent_tag, config, manifest, absent, bad_digest, tagged_repo = run_cli_many(
-        calls, cli_env(registry, tmp_path)
+        [(args, env) for args in calls]
     )
 
     assert tree.code == 0, str(tree)

@@ -10,7 +10,6 @@ stdout and stderr pipes), and each test reads its scenario's result.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_tags import CliResult, run_cli_many
+from tests.support.cli import CliResult, cli_env, run_cli_many
 from tests.support.cpserver import CPServer, PinRow, make_pin
 from tests.support.images import (
     Image,
@@ -42,7 +41,6 @@ PIN_KEYS = frozenset(
     {"cp", "template_name", "region", "image_digest", "image_ref", "status", "relation", "detail"}
 )
 DOC_KEYS = frozenset({"schema", "verdict", "exit_code", "pins", "disagreements"})
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_", "CP_")
 
 
 # --------------------------------------------------------------------------- the world
@@ -203,8 +201,7 @@ class Ran:
 def runs(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ran]:
     """Every scenario's `truedigest pins` run, all at once."""
     home = tmp_path_factory.mktemp("pins-home")
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
-    base_env["HOME"] = str(home)
+    base_env = cli_env(home, NO_COLOR=None)
     scenarios = _scenarios(world)
     servers: list[CPServer] = []
     calls: list[tuple[Sequence[str], Mapping[str, str]]] = []

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import subprocess
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import CliResult, cli_env, registry_credentials, run_cli, run_cli_many
 from tests.support.images import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -73,9 +71,6 @@ RESOLVE_KEYS = frozenset(
 )
 ARM64 = Platform("linux", "arm64")
 AMD64 = Platform("linux", "amd64")
-_CLI_TIMEOUT = 60.0
-# Variables of the test runner that must not steer the CLI under test.
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -172,11 +167,7 @@ def make_client(
 ) -> RegistryClient:
     """A client for `server` with its credentials (or `password` instead) and no ~/.docker."""
     store_env = {"HOME": str(home)}
-    if env is not None:
-        store_env.update(env)
-    elif server.username is not None and server.password is not None:
-        store_env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-        store_env["TRUEDIGEST_REGISTRY_PASSWORD"] = password or server.password
+    store_env.update(registry_credentials(server, password) if env is None else env)
     options = ClientOptions(plain_http=server.scheme == "http", ca_file=server.ca_file)
     return RegistryClient(options, credentials=CredentialStore(env=store_env))
 
@@ -204,41 +195,6 @@ def resolve(
 # --------------------------------------------------------------------------- CLI
 
 
-@dataclass(frozen=True)
-class CliResult:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (
-            f"truedigest {' '.join(self.args)} -> exit {self.code}\n"
-            f"stdout: {self.stdout!r}\nstderr: {self.stderr!r}"
-        )
-
-
-def cli_env(
-    server: RegistryServer | None,
-    home: Path,
-    *,
-    password: str | None = None,
-    credentials: bool = True,
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The runner's environment minus anything truedigest reads, HOME=`home`, creds for
-    `server` (with `password` instead of the real one when given)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
-    env["HOME"] = str(home)
-    env["NO_COLOR"] = "1"
-    if credentials and server is not None and server.username is not None:
-        assert server.password is not None
-        env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-        env["TRUEDIGEST_REGISTRY_PASSWORD"] = password or server.password
-    env.update(extra or {})
-    return env
-
-
 def transport_flags(server: RegistryServer) -> list[str]:
     """--plain-http for the http variants, --ca-file for TLS."""
     if server.url.startswith("https://"):
@@ -246,36 +202,6 @@ def transport_flags(server: RegistryServer) -> list[str]:
         return ["--ca-file", str(server.ca_file)]
     assert server.url.startswith("http://")
     return ["--plain-http"]
-
-
-def run_cli_many(calls: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[CliResult]:
-    """Run `python -m truedigest ARGS` for each (args, env) concurrently; results in order."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for args, env in calls:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "truedigest", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=dict(env),
-                )
-            )
-        results: list[CliResult] = []
-        for (args, _), proc in zip(calls, procs, strict=True):
-            out, err = proc.communicate(timeout=_CLI_TIMEOUT)
-            results.append(CliResult(tuple(args), proc.returncode, out.decode(), err.decode()))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def run_cli(args: Sequence[str], env: Mapping[str, str]) -> CliResult:
-    return run_cli_many([(args, env)])[0]
 
 
 def resolve_args(server: RegistryServer, ref: str, *extra: str) -> list[str]:
@@ -561,7 +487,7 @@ def test_cli_json_document(
     any_registry: RegistryServer, seed: Callable[[RegistryServer], Seeded], tmp_path: Path
 ) -> None:
     seeded = seed(any_registry)
-    env = cli_env(any_registry, tmp_path)
+    env = cli_env(tmp_path, **registry_credentials(any_registry))
     pushed = [seeded.kind(kind) for kind in KINDS]
 
     results = run_cli_many(
@@ -594,7 +520,7 @@ def test_cli_text_output_is_the_digest_alone(
 ) -> None:
     """What `digest=$(truedigest resolve REF)` captures is the oracle's digest (GET or --head)."""
     seeded = seed(any_registry)
-    env = cli_env(any_registry, tmp_path)
+    env = cli_env(tmp_path, **registry_credentials(any_registry))
     pushed = seeded.kind("index")
     ref = seeded.ref(pushed.tag)
 
@@ -618,7 +544,7 @@ def test_cli_platform_json(
 
     result = run_cli(
         resolve_args(any_registry, multi, "--platform", "linux/arm64", "-o", "json"),
-        cli_env(any_registry, tmp_path),
+        cli_env(tmp_path, **registry_credentials(any_registry)),
     )
 
     child_digest = sha256_digest(seeded.arm64.manifest)
@@ -643,7 +569,7 @@ def test_cli_platform_exit_codes(
 ) -> None:
     """Exit codes of --platform (the per-variant behaviour is covered by the library tests)."""
     seeded = seed(registry_token)
-    env = cli_env(registry_token, tmp_path)
+    env = cli_env(tmp_path, **registry_credentials(registry_token))
     multi, single = seeded.ref("multi"), seeded.ref("oci")
 
     s390x, single_arm64, single_amd64 = run_cli_many(
@@ -675,7 +601,7 @@ def test_cli_absent_tag_exits_10(
 
     results = run_cli_many(
         [
-            (resolve_args(server, ref), cli_env(server, tmp_path))
+            (resolve_args(server, ref), cli_env(tmp_path, **registry_credentials(server)))
             for server, ref in zip(servers, refs, strict=True)
         ]
     )
@@ -687,7 +613,7 @@ def test_cli_absent_tag_exits_10(
 
 
 def test_cli_malformed_reference_is_usage(tmp_path: Path) -> None:
-    env = cli_env(None, tmp_path)
+    env = cli_env(tmp_path)
     bad = ["127.0.0.1:5000/Upper/Case:tag", "127.0.0.1:5000/app:bad tag", "app@sha256:abc"]
 
     results = run_cli_many([(["resolve", "--plain-http", ref], env) for ref in bad])
@@ -712,7 +638,7 @@ def test_cli_wrong_password_never_printed(
         [
             (
                 [*resolve_args(server, seed(server).ref("oci")), *verbosity],
-                cli_env(server, tmp_path, password=wrong),
+                cli_env(tmp_path, **registry_credentials(server, wrong)),
             )
             for server in servers
         ]
@@ -733,7 +659,7 @@ def test_cli_tls_and_plain_http_mixups_exit_3(
     seed: Callable[[RegistryServer], Seeded],
     tmp_path: Path,
 ) -> None:
-    env = cli_env(None, tmp_path)
+    env = cli_env(tmp_path)
     tls_ref, plain_ref = seed(registry_tls).ref("oci"), seed(registry_plain).ref("oci")
 
     untrusted, not_tls, http_to_tls = run_cli_many(
@@ -776,7 +702,7 @@ def test_cli_credentials_from_docker_config(
     )
     home = tmp_path / "home"
     home.mkdir()
-    env = cli_env(registry_basic, home, credentials=False, extra={"DOCKER_CONFIG": str(docker_dir)})
+    env = cli_env(home, DOCKER_CONFIG=str(docker_dir))
     pushed = seeded.kind("index")
 
     result = run_cli(resolve_args(registry_basic, seeded.ref(pushed.tag), "-o", "json"), env)

@@ -18,7 +18,6 @@ import os
 import pty
 import secrets
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.cli import (
+    CLI_TIMEOUT,
+    TRUEDIGEST,
+    CliResult,
+    cli_env,
+    registry_credentials,
+    run_cli_many,
+)
 from tests.support.images import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -56,8 +63,6 @@ IMAGES = 10
 TAGS_PER_IMAGE = 12
 CREATED = "org.opencontainers.image.created"
 TAGS_KEYS = {"schema", "repository", "groups", "errors"}
-_CLI_TIMEOUT = 60.0
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -117,10 +122,7 @@ def make_client(
     max_per_host: int = 8,
     transport: httpx.BaseTransport | None = None,
 ) -> RegistryClient:
-    env = {"HOME": str(home)}
-    if server.username is not None and server.password is not None:
-        env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-        env["TRUEDIGEST_REGISTRY_PASSWORD"] = server.password
+    env = {"HOME": str(home), **registry_credentials(server)}
     options = ClientOptions(plain_http=server.scheme == "http", ca_file=server.ca_file)
     return RegistryClient(
         options,
@@ -131,61 +133,6 @@ def make_client(
 
 
 # --------------------------------------------------------------------------- CLI helpers
-
-
-@dataclass(frozen=True)
-class CliResult:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (
-            f"truedigest {' '.join(self.args)} -> exit {self.code}\n"
-            f"stdout: {self.stdout[:2000]!r}\nstderr: {self.stderr[:2000]!r}"
-        )
-
-    def json(self) -> dict[str, Any]:
-        doc = json.loads(self.stdout)
-        assert isinstance(doc, dict), str(self)
-        return doc
-
-
-def cli_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The runner's environment minus anything truedigest reads; HOME=`home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
-    env["HOME"] = str(home)
-    env.pop("NO_COLOR", None)  # colour allowed: a pipe must stay plain on its own
-    env.update(extra or {})
-    return env
-
-
-def run_cli_many(calls: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[CliResult]:
-    """Run `python -m truedigest ARGS` for each (args, env) concurrently, stdout and
-    stderr both pipes; results in order."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for args, env in calls:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "truedigest", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=dict(env),
-                )
-            )
-        results = []
-        for (args, _), proc in zip(calls, procs, strict=True):
-            out, err = proc.communicate(timeout=_CLI_TIMEOUT)
-            results.append(CliResult(tuple(args), proc.returncode, out.decode(), err.decode()))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 def assert_plain(result: CliResult) -> None:
@@ -356,7 +303,7 @@ def mixed(registry_plain: RegistryServer, pusher_for: PusherFor) -> Mixed:
 
 
 def test_cli_json_groups_index_and_lists_errors(mixed: Mixed, tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env(tmp_path, NO_COLOR=None)
     base = ["tags", "--plain-http", mixed.name]
     full, matched, text = run_cli_many(
         [
@@ -407,7 +354,7 @@ def test_cli_json_groups_index_and_lists_errors(mixed: Mixed, tmp_path: Path) ->
 def test_cli_many_tags_json_and_absent_repo(
     many_plain: ManyTags, registry_plain: RegistryServer, tmp_path: Path
 ) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env(tmp_path, NO_COLOR=None)
     absent = f"{registry_plain.host}/tags/absent-{secrets.token_hex(3)}"
     full, narrowed, missing, bad = run_cli_many(
         [
@@ -445,7 +392,7 @@ def _run_with_tty_stderr(
 ) -> tuple[int, str, str]:
     primary, secondary = fds
     proc = subprocess.Popen(
-        [sys.executable, "-m", "truedigest", *args],
+        [*TRUEDIGEST, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=secondary,
@@ -461,14 +408,14 @@ def _run_with_tty_stderr(
         if not chunk:
             break
         chunks.append(chunk)
-    out, _ = proc.communicate(timeout=_CLI_TIMEOUT)
+    out, _ = proc.communicate(timeout=CLI_TIMEOUT)
     return proc.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
 
 
 def test_progress_bar_only_on_a_terminal_and_never_with_json(
     many_plain: ManyTags, tmp_path: Path, pty_stderr: tuple[int, int]
 ) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env(tmp_path, NO_COLOR=None)
     code, out, err = _run_with_tty_stderr(
         ["tags", "--plain-http", many_plain.name], env, pty_stderr
     )
@@ -481,7 +428,7 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(
 def test_no_progress_bar_with_json_even_on_a_terminal(
     many_plain: ManyTags, tmp_path: Path, pty_stderr: tuple[int, int]
 ) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env(tmp_path, NO_COLOR=None)
     code, out, err = _run_with_tty_stderr(
         ["tags", "--plain-http", "-o", "json", many_plain.name], env, pty_stderr
     )

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import CliResult, cli_env, registry_credentials, run_cli, run_cli_many
 from tests.support.cpserver import CPServer, PinRow, make_pin
 from tests.support.images import (
     Image,
@@ -60,8 +58,6 @@ TEMPLATE = "app"
 REPORT_KEYS = frozenset({"schema", "verdict", "exit_code", "truth", "sources"})
 SOURCE_KEYS = frozenset({"id", "kind", "digest", "status", "relation", "detail"})
 CP_ROW_KEYS = frozenset({"image_ref", "git_sha", "promoted_at", "promoted_by", "notes"})
-_CLI_TIMEOUT = 60.0
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_", "CP_")
 
 
 # --------------------------------------------------------------------------- the world
@@ -190,10 +186,7 @@ def verify(
 ) -> Run:
     """run_verify with a fresh client (no ~/.docker) and the CPs' token in its env."""
     server = server or world.server
-    store_env = {"HOME": str(home)}
-    if server.username is not None and server.password is not None:
-        store_env["TRUEDIGEST_REGISTRY_USERNAME"] = server.username
-        store_env["TRUEDIGEST_REGISTRY_PASSWORD"] = password or server.password
+    store_env = {"HOME": str(home), **registry_credentials(server, password)}
     options = ClientOptions(plain_http=server.scheme == "http", timeout=10.0, retries=1)
     plan = VerifyPlan(
         images=[parse_reference(f"{server.host}/{world.repo}:{tag}") for tag in tags],
@@ -255,66 +248,6 @@ def reg(world: World, tag: str = SHA_TAG) -> str:
 
 
 # --------------------------------------------------------------------------- subprocess
-
-
-@dataclass(frozen=True)
-class CliResult:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (
-            f"truedigest {' '.join(self.args)} -> exit {self.code}\n"
-            f"stdout: {self.stdout}\nstderr: {self.stderr}"
-        )
-
-    def json(self) -> dict[str, Any]:
-        doc = json.loads(self.stdout)
-        assert isinstance(doc, dict), str(self)
-        assert doc["exit_code"] == self.code, str(self)
-        return doc
-
-
-def cli_env(home: Path, token: str | None, **extra: str) -> dict[str, str]:
-    """The runner's environment minus anything truedigest reads (GITHUB_ACTIONS too)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV)}
-    env.update({"HOME": str(home), "NO_COLOR": "1"})
-    if token is not None:
-        env["CP_ADMIN_API_TOKEN"] = token
-    env.update(extra)
-    return env
-
-
-def run_cli_many(calls: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[CliResult]:
-    """`python -m truedigest ARGS` for each (args, env), concurrently; results in order."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for args, env in calls:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "truedigest", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=dict(env),
-                )
-            )
-        results = []
-        for (args, _), proc in zip(calls, procs, strict=True):
-            out, err = proc.communicate(timeout=_CLI_TIMEOUT)
-            results.append(CliResult(tuple(args), proc.returncode, out.decode(), err.decode()))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def run_cli(args: Sequence[str], env: Mapping[str, str]) -> CliResult:
-    return run_cli_many([(args, env)])[0]
 
 
 def verify_args(world: World, *extra: str, tags: Sequence[str] = (SHA_TAG,)) -> list[str]:
@@ -402,7 +335,7 @@ def test_token_auth_registry_agrees_with_credentials_from_env(
     assert registry_token.password is not None
     env = cli_env(
         tmp_path,
-        token,
+        CP_ADMIN_API_TOKEN=token,
         TRUEDIGEST_REGISTRY_USERNAME=registry_token.username,
         TRUEDIGEST_REGISTRY_PASSWORD=registry_token.password,
     )
@@ -413,7 +346,7 @@ def test_token_auth_registry_agrees_with_credentials_from_env(
 
     assert result.code == 0, str(result)
     check(
-        result.json(),
+        result.report(),
         verdict="agree",
         exit_code=0,
         truth=digest,
@@ -706,12 +639,13 @@ def test_image_ref_naming_another_repository(
     prod.set_pins([world.pin(digest, registry_repo=other)])
 
     result = run_cli(
-        [*verify_args(world, *cp_args(prod=prod)), "-o", "json"], cli_env(tmp_path, token)
+        [*verify_args(world, *cp_args(prod=prod)), "-o", "json"],
+        cli_env(tmp_path, CP_ADMIN_API_TOKEN=token),
     )
 
     # The digest is the right one, but provisions would pull it from another repository.
     assert result.code == 1, str(result)
-    doc = result.json()
+    doc = result.report()
     check(
         doc,
         verdict="mismatch",
@@ -817,11 +751,12 @@ def test_cp_401_names_the_variable_never_the_token(
     prod.set_shape("401")
 
     result = run_cli(
-        [*verify_args(world, *cp_args(prod=prod)), "-o", "json"], cli_env(tmp_path, token)
+        [*verify_args(world, *cp_args(prod=prod)), "-o", "json"],
+        cli_env(tmp_path, CP_ADMIN_API_TOKEN=token),
     )
 
     assert result.code == 3, str(result)
-    doc = result.json()
+    doc = result.report()
     check(
         doc,
         verdict="unavailable",
@@ -850,7 +785,7 @@ def test_cp_403_with_a_token_from_a_named_variable(
     world: World, prod: CPServer, tmp_path: Path
 ) -> None:
     wrong = secrets.token_urlsafe(24)
-    env = cli_env(tmp_path, None, PROD_CP_TOKEN=wrong)
+    env = cli_env(tmp_path, PROD_CP_TOKEN=wrong)
 
     result = run_cli(
         [*verify_args(world, *cp_args(prod=prod)), "--cp-token-env", "prod=PROD_CP_TOKEN"], env
@@ -931,12 +866,12 @@ def test_first_image_absent_is_exit_10(
 
     result = run_cli(
         [*verify_args(world, *cp_args(prod=prod), tags=["never-pushed"]), "-o", "json"],
-        cli_env(tmp_path, token),
+        cli_env(tmp_path, CP_ADMIN_API_TOKEN=token),
     )
 
     assert result.code == 10, str(result)
     check(
-        result.json(),
+        result.report(),
         verdict="absent",
         exit_code=10,
         truth=None,
@@ -1131,7 +1066,7 @@ def test_build_sources_end_to_end(world: World, prod: CPServer, token: str, tmp_
         "digest-file": ("build:digest-file", cur, "identical"),
         "oci-layout": ("build:oci-layout", cur, "identical"),
     }
-    env = cli_env(tmp_path, token)
+    env = cli_env(tmp_path, CP_ADMIN_API_TOKEN=token)
     calls = [
         ([*verify_args(world, *cp_args(prod=prod)), *flags, "-o", "json"], env)
         for flags in sources.values()
@@ -1143,7 +1078,7 @@ def test_build_sources_end_to_end(world: World, prod: CPServer, token: str, tmp_
         source_id, image, relation = expected[case]
         agree = relation == "identical"
         assert result.code == (0 if agree else 1), f"{case}: {result}"
-        doc = result.json()
+        doc = result.report()
         check(
             doc,
             verdict="agree" if agree else "mismatch",
@@ -1158,10 +1093,10 @@ def test_build_sources_end_to_end(world: World, prod: CPServer, token: str, tmp_
         build = next(s for s in doc["sources"] if s["kind"] == "build")
         assert build["digest"] == image.digest, case
     bake_target = next(
-        s for s in results["bake-by-target"].json()["sources"] if s["kind"] == "build"
+        s for s in results["bake-by-target"].report()["sources"] if s["kind"] == "build"
     )
     assert "worker" in bake_target["detail"]
-    log_source = next(s for s in results["log"].json()["sources"] if s["kind"] == "build")
+    log_source = next(s for s in results["log"].report()["sources"] if s["kind"] == "build")
     assert "line 4" in log_source["detail"]
 
 
@@ -1198,7 +1133,7 @@ def test_malformed_build_sources_are_usage_errors(
         "digest-file-missing": ["--digest-file", str(files / "absent")],
         "oci-layout": ["--oci-layout", str(layout)],
     }
-    env = cli_env(tmp_path, token)
+    env = cli_env(tmp_path, CP_ADMIN_API_TOKEN=token)
     calls = [
         ([*verify_args(world, *cp_args(prod=prod)), *flags, "-o", "json"], env)
         for flags in bad_sources.values()
@@ -1264,12 +1199,12 @@ def test_wait_until_a_late_promote_lands(
     before = len(prod.requests)
     promote.start()
     try:
-        result = run_cli([*args, "-o", "json"], cli_env(tmp_path, token))
+        result = run_cli([*args, "-o", "json"], cli_env(tmp_path, CP_ADMIN_API_TOKEN=token))
     finally:
         promote.cancel()
 
     assert result.code == 0, str(result)
-    doc = result.json()
+    doc = result.report()
     check(
         doc,
         verdict="agree",
@@ -1324,10 +1259,10 @@ def test_wait_timing_out_from_the_cli(
     prod.set_pins([world.pin(world.old.digest)])
     args = [*verify_args(world, *cp_args(prod=prod)), "--wait", "0.5", "--interval", "0.2"]
 
-    result = run_cli([*args, "-o", "json"], cli_env(tmp_path, token))
+    result = run_cli([*args, "-o", "json"], cli_env(tmp_path, CP_ADMIN_API_TOKEN=token))
 
     assert result.code == 1, str(result)
-    doc = result.json()
+    doc = result.report()
     assert doc["sources"][1]["relation"] == "other-image"
     assert doc["rounds"] >= 2
     assert "verdict: mismatch (exit 1): 1 of 2 sources disagree" in result.stderr
@@ -1348,8 +1283,11 @@ def test_stale_pin_table_and_annotations(
 
     plain, annotated = run_cli_many(
         [
-            (args, cli_env(tmp_path, token)),
-            ([*args, "-o", "json"], cli_env(tmp_path, token, GITHUB_ACTIONS="true")),
+            (args, cli_env(tmp_path, CP_ADMIN_API_TOKEN=token)),
+            (
+                [*args, "-o", "json"],
+                cli_env(tmp_path, CP_ADMIN_API_TOKEN=token, GITHUB_ACTIONS="true"),
+            ),
         ]
     )
 
@@ -1363,7 +1301,7 @@ def test_stale_pin_table_and_annotations(
     assert plain.stderr.startswith("verdict: mismatch (exit 1): 1 of 2 sources disagree")
 
     assert annotated.code == 1, str(annotated)
-    doc = annotated.json()  # stdout is exactly one JSON document
+    doc = annotated.report()  # stdout is exactly one JSON document
     assert "::" not in annotated.stdout
     errors = [line for line in annotated.stderr.splitlines() if line.startswith("::error ")]
     assert len(errors) == 1, annotated.stderr

@@ -9,7 +9,6 @@ sha256 of the bytes pushed here.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -17,17 +16,17 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.cli import CliResult, cli_env, run_cli_many
 from tests.support.cpserver import CPServer, make_pin
 from tests.support.images import Image, Pusher, RegistryEndpoint, build_image, push_image
 from tests.support.registry import RegistryServer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify-runtime-pin.sh"
 TEMPLATE = "app"
-_DROPPED_ENV = ("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH_FILE", "XDG_", "GITHUB_", "GITEA_")
+# The script's own variables (and bash's), besides the TRUEDIGEST_* ones cli_env drops.
 _CONTRACT = (
     "CP_HOST",
     "CP_ADMIN_API_TOKEN",
@@ -78,92 +77,38 @@ def cp(token: str) -> Iterator[CPServer]:
         yield server
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
-
-    def json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.stdout)
-        assert doc["exit_code"] == self.code
-        return doc
-
-    def source(self, source_id: str) -> dict[str, Any]:
-        found: list[dict[str, Any]] = [s for s in self.json()["sources"] if s["id"] == source_id]
-        assert len(found) == 1, str(self)
-        return found[0]
-
-
-def base_env(home: Path, path: str | None = None) -> dict[str, str]:
-    """The runner's env without anything the script or truedigest reads; the venv's
-    `truedigest` first on PATH (or `path`)."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_ENV) and k not in _CONTRACT
-    }
-    venv_bin = str(Path(sys.executable).parent)
-    env["PATH"] = path if path is not None else f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    env["HOME"] = str(home)
-    env["NO_COLOR"] = "1"
-    return env
+def base_env(home: Path, **extra: str | None) -> dict[str, str]:
+    """The runner's env without anything the script or truedigest reads, the venv's
+    `truedigest` first on PATH; then `extra` (None removes a variable)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return cli_env(home, **{**dict.fromkeys(_CONTRACT), "PATH": path, **extra})
 
 
 def contract_env(
     seeded: Seeded, cp: CPServer, token: str, home: Path, **overrides: str | None
 ) -> dict[str, str]:
-    env = base_env(home)
-    env.update(
-        {
-            "CP_HOST": cp.url,
-            "CP_ADMIN_API_TOKEN": token,
-            "TEMPLATE_NAME": TEMPLATE,
-            "EXPECTED_DIGEST": seeded.current.digest,
-            "IMAGE_REF": seeded.ref,
-            "TRUEDIGEST_PLAIN_HTTP": "1",
-            "TRUEDIGEST_OUTPUT": "json",
-        }
-    )
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    contract: dict[str, str | None] = {
+        "CP_HOST": cp.url,
+        "CP_ADMIN_API_TOKEN": token,
+        "TEMPLATE_NAME": TEMPLATE,
+        "EXPECTED_DIGEST": seeded.current.digest,
+        "IMAGE_REF": seeded.ref,
+        "TRUEDIGEST_PLAIN_HTTP": "1",
+        "TRUEDIGEST_OUTPUT": "json",
+    }
+    return base_env(home, **{**contract, **overrides})
 
 
-def run_many(envs: Sequence[Mapping[str, str]], *args: str) -> list[Result]:
+def run_many(envs: Sequence[Mapping[str, str]], *args: str) -> list[CliResult]:
     """Run the script once per env, concurrently; results in order."""
-    procs = [
-        subprocess.Popen(
-            [str(SCRIPT), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env),
-        )
-        for env in envs
-    ]
-    try:
-        results = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            results.append(Result(proc.returncode, out.decode(), err.decode()))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    return run_cli_many([(args, env) for env in envs], program=[str(SCRIPT)])
 
 
-def run(env: Mapping[str, str], *args: str) -> Result:
+def run(env: Mapping[str, str], *args: str) -> CliResult:
     return run_many([env], *args)[0]
 
 
-def assert_secret_absent(result: Result, *secrets_: str) -> None:
+def assert_secret_absent(result: CliResult, *secrets_: str) -> None:
     for secret in secrets_:
         assert secret not in result.stdout, str(result)
         assert secret not in result.stderr, str(result)
@@ -184,7 +129,7 @@ def test_agree_is_exit_0(seeded: Seeded, cp: CPServer, token: str, tmp_path: Pat
     result = run(contract_env(seeded, cp, token, tmp_path))
 
     assert result.code == 0, str(result)
-    doc = result.json()
+    doc = result.report()
     assert (doc["verdict"], doc["truth"]) == ("agree", seeded.current.digest)
     assert [(s["id"], s["status"], s["relation"]) for s in doc["sources"]] == [
         (f"registry:{seeded.ref}", "ok", "identical"),
@@ -209,7 +154,7 @@ def test_stale_is_exit_1(
     wrong = result.source("cp:prod" if stale == "pin" else "build:digest")
     assert (wrong["status"], wrong["relation"]) == ("mismatch", "other-image")
     assert wrong["digest"] == seeded.old.digest
-    assert result.json()["truth"] == seeded.current.digest
+    assert result.report()["truth"] == seeded.current.digest
     assert_secret_absent(result, token)
 
 
@@ -364,7 +309,7 @@ def test_without_truedigest_on_path_uses_python3_module(
     result = run(env)
 
     assert result.code == 0, str(result)
-    assert result.json()["verdict"] == "agree"
+    assert result.report()["verdict"] == "agree"
 
 
 def test_truedigest_not_installed_is_exit_3_not_1(
