@@ -34,10 +34,10 @@ from tests.support.images import (
     Index,
     Pusher,
     RegistryEndpoint,
-    build_attestation,
     build_image,
-    build_index,
+    build_platform_index,
     canonical_json,
+    once_per_registry,
     push_image,
     push_index,
     sha256_digest,
@@ -232,58 +232,47 @@ class Seeded:
         )
 
 
+def _seed(server: RegistryServer, pusher: Pusher) -> Seeded:
+    repo = f"forensics/{server.variant}/app"
+    index = build_platform_index(
+        repo,
+        "forensics-index",
+        amd64_layers=2,
+        amd64_annotations={REVISION: "0123456789abcdef0123456789abcdef01234567"},
+        annotations={SOURCE: "https://example.test/index"},
+    )
+    amd64, arm64 = index.images
+    attestation = index.manifests[-1]
+    docker = build_image(repo, docker=True, salt="forensics-docker", layers=3)
+    untagged = build_image(repo, salt="forensics-untagged")
+    assert push_index(pusher, repo, index, tag="multi") == index.digest
+    assert pusher.push_manifest(repo, "multi-alias", index.body, index.media_type)
+    assert push_image(pusher, repo, docker, "docker") == docker.digest
+    assert push_image(pusher, repo, untagged) == untagged.digest
+    index_sbom = build_artifact(index.digest, index.size, OCI_INDEX, SBOM_TYPE, "sbom")
+    amd64_sig = build_artifact(amd64.digest, amd64.size, OCI_MANIFEST, SIG_TYPE, "sig")
+    push_referrers(pusher, repo, [index_sbom])
+    push_referrers(pusher, repo, [amd64_sig])
+    return Seeded(
+        server,
+        repo,
+        index,
+        amd64,
+        arm64,
+        attestation,
+        docker,
+        untagged,
+        index_sbom,
+        amd64_sig,
+        index.digest.replace(":", "-"),
+        amd64.digest.replace(":", "-"),
+    )
+
+
 @pytest.fixture(scope="module")
-def _seed_cache() -> dict[str, Seeded]:
-    return {}
-
-
-@pytest.fixture
-def seed(
-    _seed_cache: dict[str, Seeded], pusher_for: PusherFor
-) -> Callable[[RegistryServer], Seeded]:
-    def seeded(server: RegistryServer) -> Seeded:
-        if server.url in _seed_cache:
-            return _seed_cache[server.url]
-        repo = f"forensics/{server.variant}/app"
-        amd64 = build_image(
-            repo,
-            salt="forensics-index",
-            layers=2,
-            annotations={REVISION: "0123456789abcdef0123456789abcdef01234567"},
-        )
-        arm64 = build_image(repo, arch="arm64", variant="v8", salt="forensics-index")
-        attestation = build_attestation(amd64, repo_hint=repo)
-        index = build_index(
-            [amd64, arm64], [attestation], annotations={SOURCE: "https://example.test/index"}
-        )
-        docker = build_image(repo, docker=True, salt="forensics-docker", layers=3)
-        untagged = build_image(repo, salt="forensics-untagged")
-        pusher = pusher_for(server)
-        assert push_index(pusher, repo, index, tag="multi") == index.digest
-        assert pusher.push_manifest(repo, "multi-alias", index.body, index.media_type)
-        assert push_image(pusher, repo, docker, "docker") == docker.digest
-        assert push_image(pusher, repo, untagged) == untagged.digest
-        index_sbom = build_artifact(index.digest, index.size, OCI_INDEX, SBOM_TYPE, "sbom")
-        amd64_sig = build_artifact(amd64.digest, amd64.size, OCI_MANIFEST, SIG_TYPE, "sig")
-        push_referrers(pusher, repo, [index_sbom])
-        push_referrers(pusher, repo, [amd64_sig])
-        _seed_cache[server.url] = Seeded(
-            server,
-            repo,
-            index,
-            amd64,
-            arm64,
-            attestation,
-            docker,
-            untagged,
-            index_sbom,
-            amd64_sig,
-            index.digest.replace(":", "-"),
-            amd64.digest.replace(":", "-"),
-        )
-        return _seed_cache[server.url]
-
-    return seeded
+def seed(pusher_for: PusherFor) -> Callable[[RegistryServer], Seeded]:
+    """`seed(server)`: push everything above once per registry and return what was pushed."""
+    return once_per_registry(lambda server: _seed(server, pusher_for(server)))
 
 
 @pytest.fixture(params=["plain", "token"])

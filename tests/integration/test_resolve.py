@@ -32,9 +32,9 @@ from tests.support.images import (
     Index,
     Pusher,
     RegistryEndpoint,
-    build_attestation,
     build_image,
-    build_index,
+    build_platform_index,
+    once_per_registry,
     push_image,
     push_index,
     push_with_oras,
@@ -121,38 +121,26 @@ class Seeded:
         return f"{self.server.host}/{self.repo}:{tag}"
 
 
+def _seed(server: RegistryServer, pusher: Pusher) -> Seeded:
+    repo = f"resolve/{server.variant}/app"
+    index = build_platform_index(repo, "resolve-index")
+    single = build_image(repo, salt="resolve-single")
+    docker = build_image(repo, docker=True, salt="resolve-docker")
+    assert push_image(pusher, repo, single, "oci") == single.digest
+    assert push_index(pusher, repo, index, tag="multi") == index.digest
+    assert push_image(pusher, repo, docker, "docker") == docker.digest
+    assert [m.platform for m in index.manifests] == [
+        "linux/amd64",
+        "linux/arm64/v8",
+        "unknown/unknown",
+    ]
+    return Seeded(server, repo, single, index, docker)
+
+
 @pytest.fixture(scope="module")
-def _seed_cache() -> dict[str, Seeded]:
-    return {}
-
-
-@pytest.fixture
-def seed(
-    _seed_cache: dict[str, Seeded], pusher_for: PusherFor
-) -> Callable[[RegistryServer], Seeded]:
+def seed(pusher_for: PusherFor) -> Callable[[RegistryServer], Seeded]:
     """`seed(server)`: push the three kinds once per registry and return what was pushed."""
-
-    def seeded(server: RegistryServer) -> Seeded:
-        if server.url not in _seed_cache:
-            repo = f"resolve/{server.variant}/app"
-            amd64 = build_image(repo, salt="resolve-index")
-            arm64 = build_image(repo, arch="arm64", variant="v8", salt="resolve-index")
-            index = build_index([amd64, arm64], [build_attestation(amd64, repo_hint=repo)])
-            single = build_image(repo, salt="resolve-single")
-            docker = build_image(repo, docker=True, salt="resolve-docker")
-            pusher = pusher_for(server)
-            assert push_image(pusher, repo, single, "oci") == single.digest
-            assert push_index(pusher, repo, index, tag="multi") == index.digest
-            assert push_image(pusher, repo, docker, "docker") == docker.digest
-            assert [m.platform for m in index.manifests] == [
-                "linux/amd64",
-                "linux/arm64/v8",
-                "unknown/unknown",
-            ]
-            _seed_cache[server.url] = Seeded(server, repo, single, index, docker)
-        return _seed_cache[server.url]
-
-    return seeded
+    return once_per_registry(lambda server: _seed(server, pusher_for(server)))
 
 
 # --------------------------------------------------------------------------- library

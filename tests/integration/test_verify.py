@@ -32,9 +32,8 @@ from tests.support.images import (
     Index,
     Pusher,
     RegistryEndpoint,
-    build_attestation,
     build_image,
-    build_index,
+    build_platform_index,
     push_image,
     push_index,
 )
@@ -101,9 +100,7 @@ def _seed(server: RegistryServer, pusher: Pusher) -> World:
     current = build_image(repo, salt="current")
     old = build_image(repo, salt="old")
     newer = build_image(repo, salt="newer")
-    amd64 = build_image(repo, salt="multi")
-    arm64 = build_image(repo, arch="arm64", variant="v8", salt="multi")
-    index = build_index([amd64, arm64], [build_attestation(amd64, repo_hint=repo)])
+    index = build_platform_index(repo, "multi")
     never = build_image(repo, salt="never pushed")
     assert push_image(pusher, repo, current, SHA_TAG) == current.digest
     assert push_image(pusher, repo, old, "old") == old.digest

@@ -13,11 +13,11 @@ import io
 import json
 import ssl
 import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import httpx
 
@@ -40,7 +40,9 @@ __all__ = [
     "build_attestation",
     "build_image",
     "build_index",
+    "build_platform_index",
     "canonical_json",
+    "once_per_registry",
     "push_image",
     "push_index",
     "push_with_oras",
@@ -344,6 +346,23 @@ def build_index(
     return Index(body=body, digest=sha256_digest(body), media_type=media_type, manifests=children)
 
 
+def build_platform_index(
+    repo_hint: str,
+    salt: str,
+    *,
+    amd64_layers: int = 1,
+    amd64_annotations: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> Index:
+    """An OCI index of linux/amd64 and linux/arm64/v8 (both built with `salt`) and a
+    buildx-style attestation of the amd64 image: `images` is (amd64, arm64) and the
+    attestation is the last of `manifests`. `annotations` go on the index."""
+    amd64 = build_image(repo_hint, salt=salt, layers=amd64_layers, annotations=amd64_annotations)
+    arm64 = build_image(repo_hint, arch="arm64", variant="v8", salt=salt)
+    attestation = build_attestation(amd64, repo_hint=repo_hint)
+    return build_index([amd64, arm64], [attestation], annotations=annotations)
+
+
 # --------------------------------------------------------------------------- pushing
 
 
@@ -553,6 +572,22 @@ def push_index(
     for child in index.manifests if children is None else children:
         push_image(pusher, repo, child)
     return pusher.push_manifest(repo, tag or index.digest, index.body, index.media_type)
+
+
+_Endpoint = TypeVar("_Endpoint", bound=RegistryEndpoint)
+_Seeded = TypeVar("_Seeded")
+
+
+def once_per_registry(seed: Callable[[_Endpoint], _Seeded]) -> Callable[[_Endpoint], _Seeded]:
+    """`seed`, run once per registry (by URL): later calls return what the first pushed."""
+    seeded: dict[str, _Seeded] = {}
+
+    def once(server: _Endpoint) -> _Seeded:
+        if server.url not in seeded:
+            seeded[server.url] = seed(server)
+        return seeded[server.url]
+
+    return once
 
 
 def push_with_oras(endpoint: RegistryEndpoint, repo: str, tag: str, workdir: Path) -> str:
