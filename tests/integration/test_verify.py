@@ -19,7 +19,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -398,47 +398,63 @@ def test_pin_disagreeing_with_the_tag(
     assert f"pin {world.current.digest} instead" in row["detail"], row
 
 
-def test_pin_naming_the_config_of_an_index_child(
-    world: World, prod: CPServer, token: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("tag", "pinned", "truth", "relation", "named"),
+    [
+        # No --platform: the truth is the index, the pin its amd64 child's config blob.
+        # distribution answers HTTP 500 to a GET of a config blob as a manifest; the
+        # diagnosis must go on to the children's configs rather than give up.
+        pytest.param(
+            "multi",
+            lambda w: w.amd64.config_digest,
+            lambda w: w.index.digest,
+            "config-digest",
+            "linux/amd64",
+            id="config-of-an-index-child",
+        ),
+        # A config blob of some other image: not pullable, and not this tag's config.
+        pytest.param(
+            SHA_TAG,
+            lambda w: w.old.config_digest,
+            lambda w: w.current.digest,
+            "not-in-registry",
+            "blob",
+            id="another-images-config-is-dangling",
+        ),
+        pytest.param(
+            "multi",
+            lambda w: w.attestation.digest,
+            lambda w: w.index.digest,
+            "attestation",
+            "attestation",
+            id="attestation-manifest",
+        ),
+    ],
+)
+def test_pin_naming_what_is_not_a_runnable_image(
+    world: World,
+    prod: CPServer,
+    token: str,
+    tmp_path: Path,
+    tag: str,
+    pinned: Callable[[World], str],
+    truth: Callable[[World], str],
+    relation: str,
+    named: str,
 ) -> None:
-    """No --platform: the truth is the index, the pin its amd64 child's config blob.
+    assert world.attestation.platform == "unknown/unknown"  # what attestation-manifest pins
+    prod.set_pins([world.pin(pinned(world))])
 
-    distribution answers HTTP 500 to a GET of a config blob as a manifest; the
-    diagnosis must go on to the children's configs rather than give up.
-    """
-    prod.set_pins([world.pin(world.amd64.config_digest)])
-
-    run = verify(world, tmp_path, tags=["multi"], cps={"prod": prod}, token=token)
+    run = verify(world, tmp_path, tags=[tag], cps={"prod": prod}, token=token)
 
     check(
         run.doc,
         verdict="mismatch",
         exit_code=1,
-        truth=world.index.digest,
-        sources={
-            reg(world, "multi"): ("ok", "identical"),
-            "cp:prod": ("mismatch", "config-digest"),
-        },
+        truth=truth(world),
+        sources={reg(world, tag): ("ok", "identical"), "cp:prod": ("mismatch", relation)},
     )
-    assert "linux/amd64" in run.source("cp:prod")["detail"]
-
-
-def test_pin_naming_another_images_config_is_dangling(
-    world: World, prod: CPServer, token: str, tmp_path: Path
-) -> None:
-    """A config blob of some other image: not pullable, and not this tag's config."""
-    prod.set_pins([world.pin(world.old.config_digest)])
-
-    run = verify(world, tmp_path, cps={"prod": prod}, token=token)
-
-    check(
-        run.doc,
-        verdict="mismatch",
-        exit_code=1,
-        truth=world.current.digest,
-        sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "not-in-registry")},
-    )
-    assert "blob" in run.source("cp:prod")["detail"]
+    assert named in run.source("cp:prod")["detail"]
 
 
 def test_build_reported_the_amd64_child_of_an_index(
@@ -470,24 +486,6 @@ def test_build_reported_the_amd64_child_of_an_index(
     assert build["digest"] == world.amd64.digest
     assert "linux/amd64" in build["detail"]
     assert "--platform linux/amd64" in build["detail"]
-
-
-def test_pin_names_the_attestation_manifest(
-    world: World, prod: CPServer, token: str, tmp_path: Path
-) -> None:
-    assert world.attestation.platform == "unknown/unknown"
-    prod.set_pins([world.pin(world.attestation.digest)])
-
-    run = verify(world, tmp_path, tags=["multi"], cps={"prod": prod}, token=token)
-
-    check(
-        run.doc,
-        verdict="mismatch",
-        exit_code=1,
-        truth=world.index.digest,
-        sources={reg(world, "multi"): ("ok", "identical"), "cp:prod": ("mismatch", "attestation")},
-    )
-    assert "attestation" in run.source("cp:prod")["detail"]
 
 
 def test_with_platform_a_pin_naming_the_index_is_index_of(
@@ -574,16 +572,39 @@ def test_missing_row(world: World, prod: CPServer, token: str, tmp_path: Path) -
     assert repr(TEMPLATE) in run.source("cp:prod")["detail"]
 
 
-def test_row_for_another_region_is_missing_and_named(
-    world: World, prod: CPServer, token: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("rows", "status", "named"),
+    [
+        pytest.param(
+            lambda w: [w.pin(w.current.digest, region="eu-west-1")],
+            "missing",
+            lambda w: "eu-west-1",
+            id="row-for-another-region",
+        ),
+        pytest.param(
+            lambda w: [replace(w.pin(w.current.digest), image_ref=f"{w.name}@{w.old.digest}")],
+            "mismatch",
+            lambda w: w.old.digest,
+            id="image-ref-digest-differing-from-the-row",
+        ),
+    ],
+)
+def test_row_that_does_not_fit_is_named(
+    world: World,
+    prod: CPServer,
+    token: str,
+    tmp_path: Path,
+    rows: Callable[[World], list[PinRow]],
+    status: str,
+    named: Callable[[World], str],
 ) -> None:
-    prod.set_pins([world.pin(world.current.digest, region="eu-west-1")])
+    prod.set_pins(rows(world))
 
     run = verify(world, tmp_path, cps={"prod": prod}, token=token)
 
     assert run.code == 1
-    assert run.source("cp:prod")["status"] == "missing"
-    assert "eu-west-1" in run.source("cp:prod")["detail"]
+    assert run.source("cp:prod")["status"] == status
+    assert named(world) in run.source("cp:prod")["detail"]
 
 
 def test_duplicate_rows_are_ambiguous(
@@ -655,20 +676,6 @@ def test_image_ref_naming_another_repository(
     assert world.name in detail
     # The summary counts the row although its digest is right.
     assert "verdict: mismatch (exit 1): 1 of 2 sources disagree" in result.stderr
-
-
-def test_image_ref_digest_differing_from_the_row(
-    world: World, prod: CPServer, token: str, tmp_path: Path
-) -> None:
-    row = world.pin(world.current.digest)
-    row.image_ref = f"{world.name}@{world.old.digest}"
-    prod.set_pins([row])
-
-    run = verify(world, tmp_path, cps={"prod": prod}, token=token)
-
-    assert run.code == 1
-    assert run.source("cp:prod")["status"] == "mismatch"
-    assert world.old.digest in run.source("cp:prod")["detail"]
 
 
 @pytest.mark.parametrize("how", ["flag", "sha-tag"])

@@ -195,26 +195,23 @@ def test_env_password_without_username_is_ignored(tmp_path: Path) -> None:
     assert _store(tmp_path, {"TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD}).lookup(REG) is None
 
 
-def test_password_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("file_text", "env"),
+    [
+        pytest.param(PASSWORD + "\n", {}, id="alone"),
+        pytest.param(
+            "from-file", {"TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD}, id="env-wins-over-file"
+        ),
+    ],
+)
+def test_password_file(tmp_path: Path, file_text: str, env: dict[str, str]) -> None:
     pw_file = tmp_path / "pw"
-    pw_file.write_text(PASSWORD + "\n")
-    store = _store(
-        tmp_path,
-        {"TRUEDIGEST_REGISTRY_USERNAME": "ci", "TRUEDIGEST_REGISTRY_PASSWORD_FILE": str(pw_file)},
-    )
-    creds = store.lookup(REG)
-    assert creds is not None
-    assert creds.password == Secret(PASSWORD)
-
-
-def test_password_env_wins_over_file(tmp_path: Path) -> None:
-    pw_file = tmp_path / "pw"
-    pw_file.write_text("from-file")
+    pw_file.write_text(file_text)
     store = _store(
         tmp_path,
         {
             "TRUEDIGEST_REGISTRY_USERNAME": "ci",
-            "TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD,
+            **env,
             "TRUEDIGEST_REGISTRY_PASSWORD_FILE": str(pw_file),
         },
     )
@@ -278,20 +275,19 @@ def test_docker_config_password_may_contain_colons(tmp_path: Path) -> None:
     assert creds.password == Secret("a:b:c")
 
 
-def test_docker_config_default_location_under_home(tmp_path: Path) -> None:
-    _write_json(
-        tmp_path / "home" / ".docker" / "config.json",
-        {"auths": {REG: {"auth": _b64(f"bob:{PASSWORD}")}}},
-    )
-    creds = _store(tmp_path).lookup(REG)
-    assert creds is not None
-    assert creds.username == "bob"
-
-
-def test_docker_config_other_registry_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "user"),
+    [
+        pytest.param("other.example", "alice", id="other-registry-only"),
+        pytest.param("https://index.docker.io/v1/", "hubuser", id="docker-hub-key"),
+    ],
+)
+def test_docker_config_key_of_another_registry_is_not_used(
+    tmp_path: Path, key: str, user: str
+) -> None:
     config = _write_json(
         tmp_path / "docker" / "config.json",
-        {"auths": {"other.example": {"auth": _b64(f"alice:{PASSWORD}")}}},
+        {"auths": {key: {"auth": _b64(f"{user}:{PASSWORD}")}}},
     )
     assert _store(tmp_path, {"DOCKER_CONFIG": str(config.parent)}).lookup(REG) is None
 
@@ -334,14 +330,6 @@ def test_docker_hub_keys(tmp_path: Path, key: str, registry: str) -> None:
     creds = _store(tmp_path, {"DOCKER_CONFIG": str(config.parent)}).lookup(registry)
     assert creds is not None
     assert creds.username == "hubuser"
-
-
-def test_docker_hub_key_is_not_used_for_other_registries(tmp_path: Path) -> None:
-    config = _write_json(
-        tmp_path / "docker" / "config.json",
-        {"auths": {"https://index.docker.io/v1/": {"auth": _b64(f"hubuser:{PASSWORD}")}}},
-    )
-    assert _store(tmp_path, {"DOCKER_CONFIG": str(config.parent)}).lookup(REG) is None
 
 
 def test_cred_helpers(tmp_path: Path) -> None:
@@ -425,24 +413,29 @@ def test_registry_auth_file_wins_over_docker_config(tmp_path: Path) -> None:
     assert creds.username == "podman"
 
 
-def test_xdg_runtime_dir_auth_json(tmp_path: Path) -> None:
-    runtime = tmp_path / "run"
-    _write_json(
-        runtime / "containers" / "auth.json", {"auths": {REG: {"auth": _b64(f"eve:{PASSWORD}")}}}
-    )
-    creds = _store(tmp_path, {"XDG_RUNTIME_DIR": str(runtime)}).lookup(REG)
+@pytest.mark.parametrize(
+    ("path", "env", "user"),
+    [
+        pytest.param("home/.docker/config.json", {}, "bob", id="docker-config-under-home"),
+        pytest.param(
+            "run/containers/auth.json",
+            {"XDG_RUNTIME_DIR": "run"},
+            "eve",
+            id="xdg-runtime-dir-auth-json",
+        ),
+        pytest.param(
+            "home/.config/containers/auth.json", {}, "frank", id="xdg-config-home-auth-json"
+        ),
+    ],
+)
+def test_auth_file_in_its_default_place(
+    tmp_path: Path, path: str, env: dict[str, str], user: str
+) -> None:
+    """`path` and the directories `env` names are relative to tmp_path (HOME is home/)."""
+    _write_json(tmp_path / path, {"auths": {REG: {"auth": _b64(f"{user}:{PASSWORD}")}}})
+    creds = _store(tmp_path, {name: str(tmp_path / d) for name, d in env.items()}).lookup(REG)
     assert creds is not None
-    assert creds.username == "eve"
-
-
-def test_xdg_config_home_auth_json(tmp_path: Path) -> None:
-    _write_json(
-        tmp_path / "home" / ".config" / "containers" / "auth.json",
-        {"auths": {REG: {"auth": _b64(f"frank:{PASSWORD}")}}},
-    )
-    creds = _store(tmp_path).lookup(REG)
-    assert creds is not None
-    assert creds.username == "frank"
+    assert creds.username == user
 
 
 def test_docker_config_wins_over_containers_auth(tmp_path: Path) -> None:
