@@ -28,7 +28,8 @@ TRUEDIGEST = [sys.executable, "-m", "truedigest"]
 
 
 def step(text: str) -> None:
-    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    print(f"\n\033[1m==> {text}\033[0m" if bold else f"\n==> {text}", flush=True)
 
 
 def run(args: list[str], env: dict[str, str], *, expect: int) -> str:
