@@ -268,11 +268,7 @@ def file_candidates(path: Path, *, repo: ImageRef | None) -> list[Candidate]:
     An unreadable file raises InputFileError (a usage error, exit 2).
     """
     text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
-    pins = [
-        p
-        for p in pinfile.scan_text(text, path)
-        if repo is None or (p.ref.registry, p.ref.repository) == (repo.registry, repo.repository)
-    ]
+    pins = [p for p in pinfile.scan_text(text, path) if repo is None or p.ref.same_repository(repo)]
     out: list[Candidate] = [
         Candidate(
             PinEntry(

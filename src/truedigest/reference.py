@@ -51,6 +51,10 @@ class ImageRef:
         """`registry/repository`, no tag or digest."""
         return f"{self.registry}/{self.repository}"
 
+    def same_repository(self, other: ImageRef) -> bool:
+        """Same registry and repository; tag and digest do not matter."""
+        return self.registry == other.registry and self.repository == other.repository
+
     def with_digest(self, digest: Digest) -> ImageRef:
         return replace(self, digest=digest)
 

@@ -194,6 +194,21 @@ def test_parse_repository(text: str, ok: bool) -> None:
             parse_repository(text)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("ubuntu:22.04", f"docker.io/library/ubuntu@{DIGEST}", True),
+        ("ghcr.io/o/a:1", "ghcr.io/o/a:2", True),
+        ("ghcr.io/o/a", "ghcr.io/o/b", False),
+        ("ghcr.io/o/a", "quay.io/o/a", False),
+    ],
+)
+def test_same_repository_ignores_tag_and_digest(a: str, b: str, same: bool) -> None:
+    left, right = parse_reference(a), parse_reference(b)
+    assert left.same_repository(right) is same
+    assert right.same_repository(left) is same
+
+
 # -- properties -----------------------------------------------------------------
 
 _REF_ALPHABET = "abz09._-/:@[]AZ \n" + "sha256" + DIGEST.hex[:8]

@@ -169,7 +169,7 @@ def _targets_naming(targets: Mapping[str, Mapping[str, object]], image: ImageRef
     return [
         name
         for name, result in targets.items()
-        if any(_same_repository(ref, image) for ref in _image_names(result))
+        if any(ref.same_repository(image) for ref in _image_names(result))
     ]
 
 
@@ -183,7 +183,7 @@ def _target_for_image(targets: Mapping[str, Mapping[str, object]], image: ImageR
             name
             for name in naming
             if any(
-                _same_repository(ref, image) and ref.tag == image.tag
+                ref.same_repository(image) and ref.tag == image.tag
                 for ref in _image_names(targets[name])
             )
         ]
@@ -294,7 +294,7 @@ def from_push_log(path: Path, *, image: ImageRef) -> BuildClaim:
             "(nor buildkit `pushing manifest for <ref>@sha256:…`)",
             hint=_LOG_HINT,
         )
-    in_repo = [p for p in pushes if p.repository is None or _same_repository(p.repository, image)]
+    in_repo = [p for p in pushes if p.repository is None or p.repository.same_repository(image)]
     # Repository names in the log only narrow the choice: a registry reached under
     # another host name (service alias, 127.0.0.1 vs localhost) must still work, and a
     # wrong claim shows up as a mismatch against the registry anyway.
@@ -498,7 +498,7 @@ def _choose_layout_entry(entries: Sequence[_Entry], image: ImageRef, label: str)
         exact = [
             e
             for e in entries
-            if any(_same_repository(r, image) and r.tag == tag for r in e.full_names)
+            if any(r.same_repository(image) and r.tag == tag for r in e.full_names)
         ]
         by_tag = [
             e for e in entries if e.ref_name == tag or any(r.tag == tag for r in e.full_names)
@@ -601,10 +601,6 @@ def _try_reference(text: str) -> ImageRef | None:
         return parse_reference(text, default_tag=None)
     except InvalidReferenceError:
         return None
-
-
-def _same_repository(a: ImageRef, b: ImageRef) -> bool:
-    return a.registry == b.registry and a.repository == b.repository
 
 
 def _names(mapping: Mapping[str, object]) -> str:

@@ -55,11 +55,7 @@ class PinRef:
 def find_pins(path: Path, *, image: ImageRef) -> list[PinRef]:
     """The references in `path` that name the image's registry and repository."""
     text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
-    return [
-        pin
-        for pin in scan_text(text, path)
-        if pin.ref.registry == image.registry and pin.ref.repository == image.repository
-    ]
+    return [pin for pin in scan_text(text, path) if pin.ref.same_repository(image)]
 
 
 def scan_text(text: str, path: Path) -> list[PinRef]:
@@ -107,7 +103,7 @@ def malformed_pins(path: Path, *, image: ImageRef) -> list[tuple[int, str]]:
         if found is None:
             continue
         name, ref = found
-        if ref.registry != image.registry or ref.repository != image.repository:
+        if not ref.same_repository(image):
             continue
         shown = f"{name}@{digest_text}"
         if len(shown) > 240:
