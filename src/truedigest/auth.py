@@ -10,7 +10,6 @@ harvest them.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from truedigest import jsonutil
 from truedigest.errors import AuthError, RegistryError
 from truedigest.transport import Response, Secret, Transport
 
@@ -143,7 +143,7 @@ class CredentialStore:
 
     def _from_file(self, path: Path, registry: str) -> Credentials | None:
         try:
-            data = json.loads(path.read_text())
+            data = jsonutil.loads(path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -181,7 +181,7 @@ class CredentialStore:
         if out is None:
             return None
         try:
-            data = json.loads(out)
+            data = jsonutil.loads(out)
             username, secret = data["Username"], data["Secret"]
         except (ValueError, KeyError, TypeError):
             raise AuthError(
@@ -378,7 +378,7 @@ class Authenticator:
                 status=resp.status,
             )
         try:
-            body = json.loads(resp.body)
+            body = jsonutil.loads(resp.body)
         except ValueError:
             raise RegistryError(f"token server {realm_url.host} answered non-JSON") from None
         value = body.get("token") or body.get("access_token") if isinstance(body, dict) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from truedigest import jsonutil
 from truedigest.errors import ControlPlaneError, UsageError
 from truedigest.transport import Secret, Transport, redact_url
 
@@ -146,7 +146,7 @@ class CPClient:
                 hint="the CP may be mid-deploy or behind a proxy that swallows bodies",
             )
         try:
-            data = json.loads(resp.body)
+            data = jsonutil.loads(resp.body)
         except ValueError:
             kind = resp.headers.get("content-type", "unknown").split(";")[0]
             raise ControlPlaneError(

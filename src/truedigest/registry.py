@@ -7,7 +7,6 @@ a claim, not proof. Requests to one host are bounded (default 8 in flight).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import threading
@@ -18,6 +17,7 @@ from types import TracebackType
 
 import httpx
 
+from truedigest import jsonutil
 from truedigest.auth import Authenticator, CredentialStore, pull_scope
 from truedigest.digest import Digest
 from truedigest.errors import (
@@ -294,7 +294,7 @@ class RegistryClient:
             return None
         body = self.get_blob(ref, config.digest)
         try:
-            data = json.loads(body)
+            data = jsonutil.loads(body)
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
@@ -324,7 +324,7 @@ class RegistryClient:
                 raise NotFoundError(f"repository {ref.name}: not found{_codes_suffix(resp)}")
             self._expect_ok(resp, f"tags of {ref.name}")
             try:
-                data = json.loads(resp.body)
+                data = jsonutil.loads(resp.body)
             except ValueError:
                 raise RegistryError(f"tags of {ref.name}: the registry answered non-JSON") from None
             page = data.get("tags") if isinstance(data, dict) else None
@@ -490,7 +490,7 @@ def _media_type(resp: Response, shown: str, *, allow_empty: bool = False) -> str
     content_type: str = resp.headers.get("content-type", "").split(";")[0].strip()
     if resp.body:  # a body is checked even when Content-Type claims a manifest
         try:
-            data = json.loads(resp.body)
+            data = jsonutil.loads(resp.body)
         except ValueError:
             raise RegistryError(
                 f"{shown}: the registry served a manifest that is not JSON"
@@ -522,7 +522,7 @@ def _media_type(resp: Response, shown: str, *, allow_empty: bool = False) -> str
 def _codes(resp: Response) -> tuple[str, ...]:
     """OCI error codes from an error body: codes only, never the free-text message."""
     try:
-        data = json.loads(resp.body)
+        data = jsonutil.loads(resp.body)
     except ValueError:
         return ()
     errors = data.get("errors") if isinstance(data, dict) else None

@@ -245,7 +245,7 @@ class Transport:
                     raise error from exc
                 self.sleep(delay)
                 continue
-            except httpx.TransportError as exc:
+            except (httpx.RequestError, httpx.InvalidURL) as exc:
                 raise _network_error(url, exc) from exc
             if retryable and resp.status in RETRY_STATUSES:
                 delay = self._retry_delay(resp, attempt)
@@ -340,6 +340,11 @@ def _network_error(url: httpx.URL, exc: Exception) -> NetworkError:
         "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower()
     ):
         return TLSError(f"TLS handshake with {host} failed: certificate not trusted")
+    if isinstance(exc, httpx.DecodingError):
+        return NetworkError(
+            f"{host} sent a body that does not decode as its Content-Encoding says",
+            hint="a proxy in front of the server may be corrupting responses",
+        )
     if isinstance(exc, httpx.TimeoutException):
         return NetworkError(
             f"timed out talking to {host}", hint="raise --timeout or check the network"

@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "truedigest"
 LAYERS: dict[str, int] = {
     "truedigest": 0,
     "truedigest.errors": 0,
+    "truedigest.jsonutil": 0,
     "truedigest.digest": 1,
     "truedigest.reference": 2,
     "truedigest.models": 3,
@@ -37,6 +38,7 @@ LAYERS: dict[str, int] = {
     "truedigest.__main__": 12,
 }
 STDLIB_ONLY = {
+    "truedigest.jsonutil",
     "truedigest.errors",
     "truedigest.digest",
     "truedigest.reference",
