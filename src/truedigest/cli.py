@@ -6,9 +6,11 @@ commands so that `truedigest --help` and `--version` stay fast.
 
 from __future__ import annotations
 
+import math
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -33,6 +35,7 @@ class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         _VERBOSITY[0] = 0
+        _DEFERRED.clear()
         try:
             rv = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
@@ -52,6 +55,17 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `truedigest tags … | head`: the reader left, nothing to say
+            sys.stderr.close()
+            sys.exit(ExitCode.UNAVAILABLE)
+        except Exception as exc:  # a bug, not bad input: still one line, still not a pass
+            _print_error(
+                f"internal error: {type(exc).__name__} (nothing was verified)",
+                "rerun with -vv for the traceback and report it",
+            )
+            if _verbosity() >= 2:
+                click.echo("".join(traceback.format_exception(exc)), err=True)
+            sys.exit(ExitCode.UNAVAILABLE)
         if isinstance(rv, int):
             sys.exit(rv)
         sys.exit(0)
@@ -74,6 +88,9 @@ def _print_error(message: str, hint: str | None) -> None:
 def _report(exc: TruedigestError) -> None:
     _print_error(exc.message, exc.instance_hint)
     verbosity = _verbosity()
+    if verbosity >= 1:
+        for line in _DEFERRED:
+            click.echo(line, err=True)
     if verbosity >= 1 and exc.__cause__ is not None:
         click.echo(f"cause: {type(exc.__cause__).__name__}", err=True)
     if verbosity >= 2:
@@ -81,6 +98,7 @@ def _report(exc: TruedigestError) -> None:
 
 
 _VERBOSITY = [0]  # set by -v; read after click's context has closed (the catch point)
+_DEFERRED: list[str] = []  # -v lines of a failed run, printed after its error line
 
 
 def _verbosity() -> int:
@@ -103,6 +121,28 @@ class ImageRefParam(click.ParamType):  # type: ignore[type-arg]
             return parse_repository(value) if self.repository_only else parse_reference(value)
         except UsageError as exc:
             self.fail(f"{exc.message} ({exc.instance_hint})", param, ctx)
+
+
+class SecondsParam(click.ParamType):  # type: ignore[type-arg]
+    """A finite number of seconds within bounds (FloatRange lets nan and inf through)."""
+
+    name = "SECONDS"
+
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or not self.minimum <= number <= self.maximum:
+            self.fail(f"{value!r} is not between {self.minimum:g} and {self.maximum:g}", param, ctx)
+        return number
 
 
 class PlatformParam(click.ParamType):  # type: ignore[type-arg]
@@ -161,7 +201,7 @@ def registry_options(f: F) -> F:
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=0.1),
+                type=SecondsParam(0.1, 3600),
                 default=30.0,
                 show_default=True,
                 envvar="TRUEDIGEST_TIMEOUT",
@@ -225,14 +265,36 @@ def _cp_targets(cps: Sequence[str], cp_token_envs: Sequence[str], cp_path: str) 
     )
 
 
+_OUTPUT_ALIASES = {"text": "table", "table": "text"}
+
+
 def output_option(choices: Sequence[str], default: str) -> Callable[[F], F]:
+    """-o/--output; TRUEDIGEST_OUTPUT is shared by commands whose formats differ.
+
+    `text` and `table` stand for each other; an environment value that fits no
+    format of this command is ignored (a flag value that fits none is an error).
+    """
+    allowed = list(choices)
+
+    def pick(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        value = value.strip().lower()
+        if value in allowed:
+            return value
+        if _OUTPUT_ALIASES.get(value) in allowed:
+            return _OUTPUT_ALIASES[value]
+        if ctx.get_parameter_source(str(param.name)) is click.core.ParameterSource.ENVIRONMENT:
+            return default
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(list(choices)),
+        type=str,
+        metavar="[" + "|".join(allowed) + "]",
         default=default,
         show_default=True,
         envvar="TRUEDIGEST_OUTPUT",
+        callback=pick,
         help="Output format.",
     )
 
@@ -245,17 +307,36 @@ def _client_options(
     return ClientOptions(plain_http=plain_http, insecure=insecure, ca_file=ca_file, timeout=timeout)
 
 
-def _registry_client(options: ClientOptions) -> RegistryClient:
+def _registry_client(options: ClientOptions, **kwargs: Any) -> RegistryClient:
     from truedigest.registry import RegistryClient
 
-    return RegistryClient(options)
+    return RegistryClient(options, **kwargs)
+
+
+@contextmanager
+def _session(options: ClientOptions, **kwargs: Any) -> Iterator[RegistryClient]:
+    """The run's client; with -v, its request counts are printed even when it failed."""
+    client = _registry_client(options, **kwargs)
+    try:
+        yield client
+    except BaseException:
+        _DEFERRED.append(_requests_line(client))  # printed after the error line
+        raise
+    else:
+        _debug_requests(client)
+    finally:
+        client.close()
+
+
+def _requests_line(client: RegistryClient) -> str:
+    stats = client.transport.stats.by_host
+    detail = ", ".join(f"{host}: {n}" for host, n in sorted(stats.items()))
+    return f"requests: {client.requests_made} ({detail})"
 
 
 def _debug_requests(client: RegistryClient) -> None:
     if _verbosity() >= 1:
-        stats = client.transport.stats.by_host
-        detail = ", ".join(f"{host}: {n}" for host, n in sorted(stats.items()))
-        click.echo(f"requests: {client.requests_made} ({detail})", err=True)
+        click.echo(_requests_line(client), err=True)
 
 
 # -- the commands --------------------------------------------------------------
@@ -312,9 +393,8 @@ def resolve(
     """
     from truedigest import output as out
 
-    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
         resolved = client.resolve(ref, head=head, platform=platform)
-        _debug_requests(client)
     if output == "json":
         out.print_json(out.resolve_document(resolved))
     else:
@@ -367,14 +447,14 @@ BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "
 )
 @click.option(
     "--wait",
-    type=click.FloatRange(min=0),
+    type=SecondsParam(0, 86400),
     default=0,
     metavar="SECONDS",
     help="Re-check registry and CPs until all agree or SECONDS pass.",
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.1),
+    type=SecondsParam(0.1, 3600),
     default=5.0,
     show_default=True,
     metavar="SECONDS",
@@ -468,6 +548,8 @@ def verify(
         claim = build_source.from_digest_file(digest_file)
     elif oci_layout is not None:
         claim = build_source.from_oci_layout(oci_layout, image=first)
+    _check_writable(github_output, "--github-output")
+    _check_writable(summary_file, "--summary-file")
     plan = VerifyPlan(
         images=images,
         platform=platform,
@@ -485,9 +567,8 @@ def verify(
         if wait and not agree:
             click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
 
-    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
         report = run_verify(plan, client, on_round=on_round)
-        _debug_requests(client)
     if output == "json":
         out.print_json(report.to_json())
     elif output == "markdown":
@@ -497,17 +578,19 @@ def verify(
     click.echo(out.verdict_line(report), err=True)
     for hint in out.source_hints(report):
         click.echo(f"hint: {hint}", err=True)
-    if _in_actions():
+    if _in_actions():  # stderr: never inside JSON or markdown on stdout; runners read both
         for line in out.workflow_commands(report):
-            click.echo(line, err=output == "json")
-    if summary_file is not None:
-        _append(summary_file, out.markdown(report) + "\n", "--summary-file")
+            click.echo(line, err=True)
+    written = True
     if github_output is not None:
         lines = f"verdict={report.verdict}\n"
         if report.truth is not None:
             lines += f"digest={report.truth}\n"
-        _append(github_output, lines, "--github-output")
-    sys.exit(report.exit_code)
+        written &= _append(github_output, lines, "--github-output")
+    if summary_file is not None:
+        written &= _append(summary_file, out.markdown(report) + "\n", "--summary-file")
+    # A report that could not be delivered is not a pass; a failure verdict stands as is.
+    sys.exit(report.exit_code or (ExitCode.OK if written else ExitCode.UNAVAILABLE))
 
 
 def _is_commit_sha(text: str) -> bool:
@@ -520,12 +603,29 @@ def _in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITEA_ACTIONS") == "true"
 
 
-def _append(path: Path, text: str, flag: str) -> None:
+def _append(path: Path, text: str, flag: str) -> bool:
+    """Append after the run; a failure is reported (error: line) and returns False."""
     try:
         with path.open("a", encoding="utf-8") as fh:
             fh.write(text)
     except OSError as exc:
-        raise UsageError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+        _print_error(f"{flag} {path}: cannot write ({exc.strerror})", None)
+        return False
+    return True
+
+
+def _check_writable(path: Path | None, flag: str) -> None:
+    """Before any request: a report file that cannot be appended to is a usage error."""
+    if path is None:
+        return
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {path}: cannot append ({exc.strerror})",
+            hint="point it at a writable file (Actions sets $GITHUB_STEP_SUMMARY / $GITHUB_OUTPUT)",
+        ) from None
 
 
 # -- forensics: inspect, whatis -------------------------------------------------------
@@ -569,9 +669,8 @@ def inspect(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
         result = forensics.inspect(client, ref)
-        _debug_requests(client)
     if output == "json":
         out.print_json(fout.inspect_document(result))
     else:
@@ -612,9 +711,8 @@ def whatis(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
         result = forensics.whatis(client, repo, digest)
-        _debug_requests(client)
     if output == "json":
         out.print_json(fout.whatis_document(result))
     else:
@@ -666,16 +764,14 @@ def tags(
     from truedigest import output as out
     from truedigest import output_audit as aout
     from truedigest import tagscan
-    from truedigest.registry import RegistryClient
 
     options = _client_options(plain_http, insecure, ca_file, timeout)
-    with RegistryClient(options, max_per_host=concurrency) as client:
+    with _session(options, max_per_host=concurrency) as client:
         names, listed = tagscan.list_matching(client, repo, match)
         with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
             scan = tagscan.resolve_tags(
                 client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
             )
-        _debug_requests(client)
     if output == "json":
         out.print_json(aout.tags_document(scan))
     else:
@@ -740,9 +836,8 @@ def pins(
     plan = pinaudit.PinPlan(
         cps=targets, pin_files=pin_files, template=template, track=track, repo=repo
     )
-    with _registry_client(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
         audit = pinaudit.audit_pins(plan, client)
-        _debug_requests(client)
     if output == "json":
         out.print_json(aout.pins_document(audit))
     else:

@@ -384,8 +384,10 @@ def test_annotations_with_table_output(fake: Fake, current: Image) -> None:
     result = invoke(["--image", REF, *cp()], {"GITHUB_ACTIONS": "true"})
 
     assert result.exit_code == 1, result.output
-    errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 1, result.stdout
+    # Annotations go to stderr (runners read both streams): stdout stays the table.
+    assert "::" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 1, result.stderr
     assert "cp%3Aprod%3A missing" in errors[0]
 
 
