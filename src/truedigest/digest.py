@@ -27,16 +27,16 @@ class Digest:
         candidate = text.strip()
         m = _DIGEST_RE.match(candidate)
         if m is None:
-            raise InvalidDigestError(f"malformed digest {_clip(text)!r}")
+            raise InvalidDigestError(f"malformed digest {clip(text)!r}")
         algorithm, hexpart = m.group(1), m.group(2)
         expected = _HEX_LENGTHS.get(algorithm)
         if expected is None:
             raise InvalidDigestError(
-                f"unsupported digest algorithm {algorithm!r} in {_clip(text)!r}"
+                f"unsupported digest algorithm {algorithm!r} in {clip(text)!r}"
             )
         if len(hexpart) != expected or not all(c in "0123456789abcdef" for c in hexpart):
             raise InvalidDigestError(
-                f"malformed {algorithm} digest {_clip(text)!r}: "
+                f"malformed {algorithm} digest {clip(text)!r}: "
                 f"want {expected} lowercase hex characters"
             )
         return cls(algorithm, hexpart)
@@ -81,5 +81,7 @@ def find_digests(text: str) -> list[Digest]:
     return list(seen)
 
 
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def clip(text: str, limit: int = 80) -> str:
+    """`text` for a message: control characters as spaces, at most `limit` characters."""
+    flat = "".join(c if c.isprintable() else " " for c in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from truedigest.digest import Digest, find_digests, is_digest
+from truedigest.digest import Digest, clip, find_digests, is_digest
 from truedigest.errors import ExitCode, InvalidDigestError, UsageError
 
 HEX256 = hashlib.sha256(b"truedigest").hexdigest()
@@ -88,6 +88,20 @@ def test_short_and_encoded_tag() -> None:
     digest = Digest.of_bytes(b"x")
     assert digest.short == "sha256:" + digest.hex[:12]
     assert digest.encoded_tag == "sha256-" + digest.hex
+
+
+def test_clip_flattens_control_characters_and_caps_length() -> None:
+    assert clip("a\tb\x1b[0m") == "a b [0m"
+    assert clip("x" * 80) == "x" * 80
+    assert clip("x" * 81) == "x" * 79 + "…"
+    assert clip("x" * 10, 5) == "xxxx…"
+
+
+def test_error_message_is_clipped_and_flat() -> None:
+    with pytest.raises(InvalidDigestError) as info:
+        Digest.parse("sha256:\x07" + "z" * 200)
+    assert "'sha256: zzz" in info.value.message
+    assert "…" in info.value.message
 
 
 def test_is_digest() -> None:

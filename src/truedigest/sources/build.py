@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from truedigest.digest import Digest
+from truedigest.digest import Digest, clip
 from truedigest.errors import InputFileError, InvalidDigestError, InvalidReferenceError
 from truedigest.reference import ImageRef, parse_reference
 
@@ -89,7 +89,7 @@ def from_digest(text: str) -> BuildClaim:
     where = "--build-digest"
     if "@" in text:
         raise InputFileError(
-            f"{where} {_clip(text)!r}: is a reference, not a digest",
+            f"{where} {clip(text)!r}: is a reference, not a digest",
             hint="pass only the digest after '@' (sha256:<64 lowercase hex>)",
         )
     try:
@@ -370,7 +370,7 @@ def _log_claim(push: _Push, path: Path, note: str) -> BuildClaim:
         kind="log",
         digest=push.digest,
         where=str(path),
-        detail=f"line {push.line}: {_clip(push.text, 160)}{note}",
+        detail=f"line {push.line}: {clip(push.text, 160)}{note}",
         size=push.size,
     )
 
@@ -627,8 +627,3 @@ def _json_type(value: object) -> str:
 
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    flat = "".join(c if c.isprintable() else " " for c in text)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
