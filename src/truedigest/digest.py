@@ -10,7 +10,6 @@ from truedigest.errors import InvalidDigestError
 
 _HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 _DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
-_FIND_RE = re.compile(r"\b(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\b")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -63,22 +62,6 @@ class Digest:
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.hex}"
-
-
-def is_digest(text: str) -> bool:
-    try:
-        Digest.parse(text)
-    except InvalidDigestError:
-        return False
-    return True
-
-
-def find_digests(text: str) -> list[Digest]:
-    """Every well-formed digest in free text, in order, without duplicates."""
-    seen: dict[Digest, None] = {}
-    for m in _FIND_RE.finditer(text):
-        seen.setdefault(Digest.parse(m.group(1)), None)
-    return list(seen)
 
 
 def clip(text: str, limit: int = 80) -> str:

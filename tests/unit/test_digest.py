@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from truedigest.digest import Digest, clip, find_digests, is_digest
+from truedigest.digest import Digest, clip
 from truedigest.errors import ExitCode, InvalidDigestError, UsageError
 
 HEX256 = hashlib.sha256(b"truedigest").hexdigest()
@@ -102,18 +102,6 @@ def test_error_message_is_clipped_and_flat() -> None:
         Digest.parse("sha256:\x07" + "z" * 200)
     assert "'sha256: zzz" in info.value.message
     assert "…" in info.value.message
-
-
-def test_is_digest() -> None:
-    assert is_digest(f"sha256:{HEX256}")
-    assert not is_digest(f"sha256:{HEX256[:-1]}")
-
-
-def test_find_digests_in_order_without_duplicates() -> None:
-    a, b = Digest.of_bytes(b"a"), Digest.of_bytes(b"b")
-    upper = f"sha256:{HEX256.upper()}"
-    text = f"pushed {b} then {a}, again {b}; not {upper} nor sha256:{a.hex[:10]}"
-    assert find_digests(text) == [b, a]
 
 
 @given(st.text(max_size=200))
