@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, assert_never
 
 from truedigest.digest import Digest
-from truedigest.errors import InvalidReferenceError, RegistryError
+from truedigest.errors import ExitCode, InvalidReferenceError, RegistryError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -206,6 +206,21 @@ class Verdict(StrEnum):
     ABSENT = "absent"
     UNAVAILABLE = "unavailable"
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 agree, 1 mismatch (checked and wrong), 3 unavailable (could not check), 10 absent."""
+        match self:
+            case Verdict.AGREE:
+                return ExitCode.OK
+            case Verdict.MISMATCH:
+                return ExitCode.MISMATCH
+            case Verdict.ABSENT:
+                return ExitCode.ABSENT
+            case Verdict.UNAVAILABLE:
+                return ExitCode.UNAVAILABLE
+            case _:  # pragma: no cover - the enum is closed
+                assert_never(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -250,14 +265,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        from truedigest.errors import ExitCode
-
-        return {
-            Verdict.AGREE: ExitCode.OK,
-            Verdict.MISMATCH: ExitCode.MISMATCH,
-            Verdict.ABSENT: ExitCode.ABSENT,
-            Verdict.UNAVAILABLE: ExitCode.UNAVAILABLE,
-        }[self.verdict]
+        return self.verdict.exit_code
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -33,7 +33,6 @@ from typing import Any
 from truedigest.controlplane import CPClient, CPTarget, PinTable, row_region
 from truedigest.digest import Digest
 from truedigest.errors import (
-    ExitCode,
     InvalidDigestError,
     InvalidReferenceError,
     NotFoundError,
@@ -157,14 +156,7 @@ class PinAudit:
 
     @property
     def exit_code(self) -> int:
-        return int(
-            {
-                Verdict.AGREE: ExitCode.OK,
-                Verdict.MISMATCH: ExitCode.MISMATCH,
-                Verdict.ABSENT: ExitCode.ABSENT,
-                Verdict.UNAVAILABLE: ExitCode.UNAVAILABLE,
-            }[self.verdict]
-        )
+        return int(self.verdict.exit_code)
 
     def to_json(self) -> dict[str, Any]:
         return {
