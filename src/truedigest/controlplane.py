@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,17 +45,20 @@ def parse_cp_option(text: str) -> tuple[str, str]:
     name, url = name.strip(), url.strip()
     if not sep or not name or not url:
         raise UsageError(
-            f"--cp {text!r}: expected NAME=URL", hint="e.g. --cp prod=https://cp.example.com"
+            f"--cp {_redact(text)!r}: expected NAME=URL",
+            hint="e.g. --cp prod=https://cp.example.com",
         )
     if not all(c.isalnum() or c in "-_." for c in name):
-        raise UsageError(f"--cp {text!r}: NAME may hold letters, digits, '-', '_' and '.'")
+        raise UsageError(
+            f"--cp {_redact(text)!r}: NAME may hold letters, digits, '-', '_' and '.'"
+        )
     try:
         parsed = httpx.URL(url)
     except Exception:
-        raise UsageError(f"--cp {name}: {url!r} is not a URL") from None
+        raise UsageError(f"--cp {name}: {_redact(url)!r} is not a URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(
-            f"--cp {name}: {url!r} is not an http(s) URL",
+            f"--cp {name}: {_redact(url)!r} is not an http(s) URL",
             hint="e.g. --cp prod=https://cp.example.com",
         )
     if parsed.username or parsed.password:
@@ -71,6 +75,14 @@ def parse_cp_option(text: str) -> tuple[str, str]:
             "use --cp-path for another pin path and --cp-token-env for the token",
         )
     return name, url
+
+
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
+
+
+def _redact(text: str) -> str:
+    """A --cp value fit to print: no user:password@, no query (either may hold a secret)."""
+    return _USERINFO.sub("***@", text).split("?", 1)[0].split("#", 1)[0]
 
 
 def parse_token_env_option(text: str) -> tuple[str, str]:

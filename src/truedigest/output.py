@@ -112,8 +112,19 @@ def source_hints(report: Report) -> list[str]:
     return hints
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Server-supplied text made safe to print: control characters (newlines, escape
+    sequences) become `?`, so a CP field cannot start a `::` workflow command line or
+    repaint the terminal."""
+    return _CONTROL.sub("?", text)
+
+
 def render_plain_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = COLUMNS) -> str:
     """Stable, greppable text for pipes and logs: aligned columns, last one free."""
+    rows = [tuple(printable(c) for c in row) for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -137,12 +148,13 @@ def print_table(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
     for header in headers:
         table.add_column(header, overflow="fold")
-    for i, row in enumerate(rows):
-        table.add_row(*row, style=styles[i] if styles else None)
+    for i, row in enumerate(rows):  # Text: a "[/]" in a CP field is data, not rich markup
+        table.add_row(*(Text(printable(c)) for c in row), style=styles[i] if styles else None)
     Console().print(table)
 
 
@@ -197,9 +209,9 @@ def markdown(report: Report) -> str:
 
 
 def _md_cell(text: str, *, code: bool) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
+    text = printable(text.replace("\n", " ")).replace("|", "\\|")
     if code and text and text != "-":
-        return f"`{text}`"
+        return "`" + text.replace("`", "'") + "`"
     return text
 
 

@@ -481,3 +481,34 @@ def test_git_sha_accepts_short_and_full_shas(fake: Fake, current: Image, sha: st
     result = invoke(["--image", REF, *cp(), "--git-sha", sha])
 
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_a_cp_field_cannot_inject_workflow_commands(fake: Fake, current: Image, fmt: str) -> None:
+    row = pin(current.digest)
+    row["git_sha"] = "zz\n::add-mask::x\n::error::injected\x1b[2J"
+    row["image_ref"] = f"{REG}/other@{current.digest}\n::warning::also injected"
+    fake.pins = [row]
+
+    result = invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", fmt])
+
+    assert result.exit_code == 1, result.output
+    for line in result.output.splitlines():
+        assert not line.startswith("::"), line
+    assert "\x1b" not in result.output
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://user:s3cr3t-in-url@cp.test",
+        "prod=ftp://user:s3cr3t-in-url@cp.test",
+        "pr od=https://user:s3cr3t-in-url@cp.test",
+        "prod=https://user:s3cr3t-in-url@cp.test",
+        "prod=https://cp.test/?token=s3cr3t-in-url",
+    ],
+)
+def test_a_bad_cp_value_never_echoes_its_secrets(value: str) -> None:
+    result = invoke(["--image", REF, "--cp", value, "--template", "app"])
+    assert_usage(result)
+    assert "s3cr3t-in-url" not in result.output
