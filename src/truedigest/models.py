@@ -190,6 +190,10 @@ class Status(StrEnum):
     ERROR = "error"
 
 
+PROBLEM_STATUSES = frozenset({Status.MISMATCH, Status.MISSING, Status.AMBIGUOUS})
+"""Statuses of a source that was checked and is wrong: they make the verdict `mismatch`."""
+
+
 class Relation(StrEnum):
     IDENTICAL = "identical"
     PLATFORM_MANIFEST = "platform-manifest"

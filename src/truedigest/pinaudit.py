@@ -38,7 +38,7 @@ from truedigest.errors import (
     NotFoundError,
     TruedigestError,
 )
-from truedigest.models import Observation, Relation, SourceKind, Status, Verdict
+from truedigest.models import PROBLEM_STATUSES, Observation, Relation, SourceKind, Status, Verdict
 from truedigest.reference import ImageRef, parse_reference
 from truedigest.registry import RegistryClient, Resolved
 from truedigest.sources import pinfile
@@ -53,7 +53,6 @@ _PIN_FILE_HINT = "pass a text file (Kubernetes YAML, Helm values, compose, Terra
 _FINE = frozenset(
     {Relation.IDENTICAL, Relation.OTHER_IMAGE, Relation.PLATFORM_MANIFEST, Relation.INDEX_OF}
 )
-_WRONG = frozenset({Status.MISMATCH, Status.AMBIGUOUS, Status.MISSING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +145,7 @@ class PinAudit:
 
     @property
     def verdict(self) -> Verdict:
-        if self.disagreements or any(p.status in _WRONG for p in self.pins):
+        if self.disagreements or any(p.status in PROBLEM_STATUSES for p in self.pins):
             return Verdict.MISMATCH
         if any(p.status is Status.ERROR for p in self.pins):
             return Verdict.UNAVAILABLE
@@ -472,7 +471,7 @@ def _dangling(digest: Digest) -> str:
 
 def verdict_line(audit: PinAudit) -> str:
     n = len(audit.pins)
-    wrong = sum(1 for p in audit.pins if p.status in _WRONG)
+    wrong = sum(1 for p in audit.pins if p.status in PROBLEM_STATUSES)
     errors = sum(1 for p in audit.pins if p.status is Status.ERROR)
     parts = [f"{n} pins", f"{wrong} wrong", f"{errors} unreadable"]
     if audit.disagreements:

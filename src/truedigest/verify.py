@@ -12,9 +12,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, assert_never
 
 from truedigest.digest import Digest
-from truedigest.models import Observation, Relation, Report, SourceKind, Status, Verdict
-
-_PROBLEM_STATUSES = frozenset({Status.MISMATCH, Status.MISSING, Status.AMBIGUOUS})
+from truedigest.models import (
+    PROBLEM_STATUSES,
+    Observation,
+    Relation,
+    Report,
+    SourceKind,
+    Status,
+    Verdict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ def _verdict(observations: Sequence[Observation]) -> Verdict:
     images = [o for o in observations if o.kind is SourceKind.REGISTRY]
     if any(o.status is Status.ABSENT for o in images):
         return Verdict.ABSENT
-    if any(o.status in _PROBLEM_STATUSES for o in observations):
+    if any(o.status in PROBLEM_STATUSES for o in observations):
         return Verdict.MISMATCH
     if any(o.status in (Status.ERROR, Status.ABSENT) for o in observations):
         return Verdict.UNAVAILABLE
