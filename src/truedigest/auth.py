@@ -85,7 +85,8 @@ class CredentialStore:
     """Looks up credentials for a registry host, in a fixed order:
 
     1. TRUEDIGEST_REGISTRY_USERNAME / TRUEDIGEST_REGISTRY_PASSWORD
-       (or TRUEDIGEST_REGISTRY_PASSWORD_FILE);
+       (or TRUEDIGEST_REGISTRY_PASSWORD_FILE), confined to TRUEDIGEST_REGISTRY_HOST
+       when that is set;
     2. REGISTRY_AUTH_FILE;
     3. docker config.json ($DOCKER_CONFIG or ~/.docker): credHelpers, auths, credsStore;
     4. containers auth.json ($XDG_RUNTIME_DIR/containers, ~/.config/containers).
@@ -120,13 +121,24 @@ class CredentialStore:
                     f"cannot read TRUEDIGEST_REGISTRY_PASSWORD_FILE: {exc.strerror}",
                     hint="point it at a readable file holding only the password",
                 ) from None
-        if user and password is not None:
+        if user and password is not None and self._env_credentials_apply(registry):
             return Credentials("TRUEDIGEST_REGISTRY_USERNAME/PASSWORD", user, Secret(password))
         for path in self._config_files():
             creds = self._from_file(path, registry)
             if creds is not None:
                 return creds
         return None
+
+    def _env_credentials_apply(self, registry: str) -> bool:
+        """TRUEDIGEST_REGISTRY_HOST (comma-separated) confines the env credentials to
+        those registries; unset, they are offered to every registry asked."""
+        scope = self.env.get("TRUEDIGEST_REGISTRY_HOST", "").strip()
+        if not scope:
+            return True
+        hosts = {h.strip().lower() for h in scope.split(",") if h.strip()}
+        if "docker.io" in hosts or "index.docker.io" in hosts:
+            hosts.add("registry-1.docker.io")
+        return registry.lower() in hosts
 
     def _config_files(self) -> list[Path]:
         home = Path(self.env.get("HOME") or Path.home())

@@ -191,6 +191,28 @@ def test_env_username_and_password(tmp_path: Path) -> None:
     assert creds.password == Secret(PASSWORD)
 
 
+@pytest.mark.parametrize(
+    ("scope", "registry", "offered"),
+    [
+        ("", "other.example:5000", True),  # unset: every registry
+        (REG, REG, True),
+        (f"elsewhere.example, {REG}", REG, True),
+        (REG, "other.example:5000", False),
+        ("docker.io", "registry-1.docker.io", True),
+        ("docker.io", REG, False),
+    ],
+)
+def test_env_credentials_confined_by_registry_host(
+    tmp_path: Path, scope: str, registry: str, offered: bool
+) -> None:
+    env = {
+        "TRUEDIGEST_REGISTRY_USERNAME": "ci",
+        "TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD,
+        "TRUEDIGEST_REGISTRY_HOST": scope,
+    }
+    assert (_store(tmp_path, env).lookup(registry) is not None) is offered
+
+
 def test_env_password_without_username_is_ignored(tmp_path: Path) -> None:
     assert _store(tmp_path, {"TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD}).lookup(REG) is None
 
