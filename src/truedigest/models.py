@@ -16,8 +16,20 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_MEDIA_TYPES: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
 INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+_SHORT_MEDIA_TYPES = {
+    OCI_INDEX: "OCI index",
+    OCI_MANIFEST: "OCI manifest",
+    DOCKER_LIST: "Docker manifest list",
+    DOCKER_MANIFEST: "Docker manifest",
+}
 ATTESTATION_TYPE_KEY = "vnd.docker.reference.type"
 ATTESTATION_DIGEST_KEY = "vnd.docker.reference.digest"
+
+
+def short_media_type(media_type: str) -> str | None:
+    """`OCI index` for `application/vnd.oci.image.index.v1+json` (for text output);
+    None for a type that is not one of the four manifest types."""
+    return _SHORT_MEDIA_TYPES.get(media_type)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from truedigest.models import Relation, Status
+from truedigest.models import Relation, Status, short_media_type
 from truedigest.output import print_table
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
@@ -53,7 +53,7 @@ def print_tags(scan: TagScan) -> None:
         (
             f"{i}{'*' if newest is not None and g is newest else ''}",
             str(g.digest),
-            _short_type(g.media_type),
+            short_media_type(g.media_type) or g.media_type or "-",
             g.created or "-",
             ", ".join(g.tags),
         )
@@ -83,17 +83,6 @@ def tags_summary(scan: TagScan) -> str:
     if newest is not None:
         text += f"; moved last (newest created, marked *): {', '.join(newest.tags)}"
     return text
-
-
-def _short_type(media_type: str) -> str:
-    """`application/vnd.oci.image.index.v1+json` → `oci index` (the full type is in JSON)."""
-    known = {
-        "application/vnd.oci.image.index.v1+json": "oci index",
-        "application/vnd.oci.image.manifest.v1+json": "oci manifest",
-        "application/vnd.docker.distribution.manifest.list.v2+json": "docker list",
-        "application/vnd.docker.distribution.manifest.v2+json": "docker manifest",
-    }
-    return known.get(media_type, media_type or "-")
 
 
 @contextmanager

@@ -13,16 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from truedigest.forensics import ChildNode, Inspection, Kind, ManifestFacts, WhatIs
-from truedigest.models import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Descriptor
+from truedigest.models import Descriptor, short_media_type
 
 INSPECT_SCHEMA = "truedigest.inspect/v1"
 WHATIS_SCHEMA = "truedigest.whatis/v1"
-_SHORT_TYPES = {
-    OCI_INDEX: "OCI index",
-    OCI_MANIFEST: "OCI manifest",
-    DOCKER_LIST: "Docker manifest list",
-    DOCKER_MANIFEST: "Docker manifest",
-}
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -182,7 +176,7 @@ def size_text(n: int) -> str:
 
 
 def _type_text(media_type: str) -> str:
-    short = _SHORT_TYPES.get(media_type)
+    short = short_media_type(media_type)
     return f"{media_type} ({short})" if short else media_type or "(no media type)"
 
 
@@ -225,7 +219,7 @@ def _add_referrers(node: Node, referrers: Iterable[Descriptor]) -> None:
 
 def inspect_tree(result: Inspection) -> Node:
     facts = result.facts
-    kind = _SHORT_TYPES.get(facts.media_type, "manifest")
+    kind = short_media_type(facts.media_type) or "manifest"
     if result.is_index:
         n = len(result.children)
         kind += f", {n} manifest{'s' if n != 1 else ''}"
