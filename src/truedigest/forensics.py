@@ -28,6 +28,7 @@ from truedigest.errors import (
 )
 from truedigest.models import (
     ATTESTATION_DIGEST_KEY,
+    CREATED,
     INDEX_MEDIA_TYPES,
     Descriptor,
     Manifest,
@@ -37,7 +38,6 @@ from truedigest.reference import ImageRef
 from truedigest.registry import RegistryClient
 from truedigest.tagscan import scan_tags
 
-CREATED = "org.opencontainers.image.created"
 REVISION = "org.opencontainers.image.revision"
 SOURCE = "org.opencontainers.image.source"
 PREDICATE_TYPE_KEY = "in-toto.io/predicate-type"

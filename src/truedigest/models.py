@@ -24,6 +24,8 @@ _SHORT_MEDIA_TYPES = {
 }
 ATTESTATION_TYPE_KEY = "vnd.docker.reference.type"
 ATTESTATION_DIGEST_KEY = "vnd.docker.reference.digest"
+CREATED = "org.opencontainers.image.created"
+"""The annotation (or config label) with the image's build time, RFC 3339."""
 
 
 def short_media_type(media_type: str) -> str | None:

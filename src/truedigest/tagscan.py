@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from truedigest.digest import Digest
 from truedigest.errors import ExitCode, NotFoundError, RegistryError, TruedigestError
+from truedigest.models import CREATED
 from truedigest.reference import ImageRef
 from truedigest.registry import RegistryClient, Resolved
 
-CREATED = "org.opencontainers.image.created"
 DEFAULT_CONCURRENCY = 8
 
 
