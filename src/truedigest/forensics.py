@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TypeVar
 
+from truedigest import jsonutil
 from truedigest.digest import Digest
 from truedigest.errors import (
     DigestMismatchError,
@@ -466,14 +467,12 @@ def _classify_blob(client: RegistryClient, walk: _Walk, digest: Digest) -> WhatI
 def _sniff_blob(
     client: RegistryClient, repo: ImageRef, digest: Digest
 ) -> tuple[Kind, Platform | None]:
-    import json
-
     try:
         body = client.get_blob(repo, digest, cap=SNIFF_CAP)
     except ManifestTooLargeError:
         return Kind.LAYER, None
     try:
-        data = json.loads(body)
+        data = jsonutil.loads(body)
     except ValueError:
         return Kind.LAYER, None
     if isinstance(data, dict) and ("rootfs" in data or "architecture" in data):
@@ -482,10 +481,8 @@ def _sniff_blob(
 
 
 def _platform_of_config(client: RegistryClient, repo: ImageRef, digest: Digest) -> Platform | None:
-    import json
-
     try:
-        data = json.loads(client.get_blob(repo, digest))
+        data = jsonutil.loads(client.get_blob(repo, digest))
     except (ValueError, ManifestTooLargeError):
         return None
     return Platform.from_json(data)

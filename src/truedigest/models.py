@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, assert_never
 
+from truedigest import jsonutil
 from truedigest.digest import Digest
 from truedigest.errors import ExitCode, InvalidReferenceError, RegistryError
 
@@ -134,7 +134,7 @@ class Manifest:
     @property
     def json(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.body)
+            data = jsonutil.loads(self.body)
         except ValueError as exc:
             raise RegistryError(f"manifest {self.digest} is not valid JSON") from exc
         if not isinstance(data, dict):

@@ -1,15 +1,17 @@
-"""Shared values in models: the verdict's exit code, short media-type names."""
+"""Shared values in models: the verdict's exit code, short media-type names, Manifest.json."""
 
 from __future__ import annotations
 
 import pytest
 
-from truedigest.errors import ExitCode
+from truedigest.digest import Digest
+from truedigest.errors import ExitCode, RegistryError
 from truedigest.models import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
+    Manifest,
     Report,
     Verdict,
     short_media_type,
@@ -46,3 +48,18 @@ def test_verdict_exit_code(verdict: Verdict, code: int) -> None:
 )
 def test_short_media_type(media_type: str, short: str | None) -> None:
     assert short_media_type(media_type) == short
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 200_000 + b"]" * 200_000, id="nested-past-recursion-limit"),
+        pytest.param(b"{not json", id="not-json"),
+        pytest.param(b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(b"[]", id="not-an-object"),
+    ],
+)
+def test_manifest_json_failures_are_registry_errors(body: bytes) -> None:
+    manifest = Manifest("r/app", OCI_MANIFEST, body, Digest.of_bytes(body))
+    with pytest.raises(RegistryError, match=str(manifest.digest)):
+        _ = manifest.json

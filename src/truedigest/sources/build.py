@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from truedigest import jsonutil
 from truedigest.digest import Digest, clip
 from truedigest.errors import InputFileError, InvalidDigestError, InvalidReferenceError
 from truedigest.reference import ImageRef, parse_reference
@@ -580,13 +581,13 @@ def _load_json(path: Path, *, what: str, hint: str) -> object:
     if not text.strip():
         raise InputFileError(f"{label}: is empty", hint=hint)
     try:
-        return json.loads(text)
+        return jsonutil.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(
             f"{label}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", hint=hint
         ) from None
-    except RecursionError:
-        raise InputFileError(f"{label}: not usable JSON (nested too deeply)", hint=hint) from None
+    except ValueError as exc:  # nested too deeply
+        raise InputFileError(f"{label}: not usable JSON ({exc})", hint=hint) from None
 
 
 def _parse_digest(text: str, *, context: str, hint: str) -> Digest:
