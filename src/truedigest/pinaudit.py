@@ -42,13 +42,11 @@ from truedigest.models import PROBLEM_STATUSES, Observation, Relation, SourceKin
 from truedigest.reference import ImageRef, parse_reference
 from truedigest.registry import RegistryClient, Resolved
 from truedigest.sources import pinfile
-from truedigest.sources.build import read_input_text
 from truedigest.sources.controlplane import pin_problems
 from truedigest.sources.registry import RegistryDiagnoser
 from truedigest.verify import Diagnosis, explain
 
 DEFAULT_TRACK = "latest"
-_PIN_FILE_HINT = "pass a text file (Kubernetes YAML, Helm values, compose, Terraform, JSON)"
 # Relations that leave a pin pullable and current enough: not wrong by themselves.
 _FINE = frozenset(
     {Relation.IDENTICAL, Relation.OTHER_IMAGE, Relation.PLATFORM_MANIFEST, Relation.INDEX_OF}
@@ -258,8 +256,7 @@ def file_candidates(path: Path, *, repo: ImageRef | None) -> list[Candidate]:
 
     An unreadable file raises InputFileError (a usage error, exit 2).
     """
-    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
-    pins = [p for p in pinfile.scan_text(text, path) if repo is None or p.ref.same_repository(repo)]
+    scan = pinfile.scan_file(path, repo=repo)
     out: list[Candidate] = [
         Candidate(
             PinEntry(
@@ -276,31 +273,27 @@ def file_candidates(path: Path, *, repo: ImageRef | None) -> list[Candidate]:
             pin.digest,
             _repository_of(pin.ref),
         )
-        for pin in pins
+        for pin in scan.pins
     ]
-    repos = {_repository_of(p.ref) for p in pins}
-    if repo is not None:
-        repos = {repo}
-    for r in sorted(repos, key=lambda x: x.name):
-        for line, shown in pinfile.malformed_pins(path, image=r):
-            out.append(
-                Candidate(
-                    PinEntry(
-                        source=f"file:{path}:{line}",
-                        cp=None,
-                        template_name=None,
-                        region=None,
-                        image_digest=shown.rpartition("@")[2],
-                        image_ref=shown,
-                        status=Status.MISMATCH,
-                        file=str(path),
-                        line=line,
-                    ),
-                    None,
-                    r,
-                    (f"malformed digest in {shown!r}: a broken pin",),
-                )
-            )
+    out.extend(
+        Candidate(
+            PinEntry(
+                source=f"file:{path}:{broken.line}",
+                cp=None,
+                template_name=None,
+                region=None,
+                image_digest=broken.text.rpartition("@")[2],
+                image_ref=broken.text,
+                status=Status.MISMATCH,
+                file=str(path),
+                line=broken.line,
+            ),
+            None,
+            broken.repository,
+            (f"malformed digest in {broken.text!r}: a broken pin",),
+        )
+        for broken in scan.malformed
+    )
     if not out:
         whose = f"{repo.name}@sha256:…" if repo is not None else "<repo>@sha256:…"
         out.append(

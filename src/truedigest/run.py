@@ -71,12 +71,11 @@ def build_observation(claim: build_source.BuildClaim) -> Observation:
 
 def pin_file_observations(path: Path, image: ImageRef) -> list[Observation]:
     """Every distinct pin of `image`'s repository in a text file (GitOps pins)."""
-    pins = pinfile.find_pins(path, image=image)
-    broken = pinfile.malformed_pins(path, image=image)
+    scan = pinfile.scan_file(path, repo=image)
     by_digest: dict[str, list[pinfile.PinRef]] = {}
-    for pin in pins:
+    for pin in scan.pins:
         by_digest.setdefault(str(pin.digest), []).append(pin)
-    several = len(by_digest) + len(broken) > 1
+    several = len(by_digest) + len(scan.malformed) > 1
     out: list[Observation] = []
     for refs in by_digest.values():
         first = refs[0]
@@ -97,18 +96,18 @@ def pin_file_observations(path: Path, image: ImageRef) -> list[Observation]:
                 detail=None if len(refs) == 1 else f"lines {lines}",
             )
         )
-    for line, text in broken:
-        out.append(
-            Observation(
-                f"file:{path}#L{line}" if several else f"file:{path}",
-                SourceKind.FILE,
-                f"{path}:{line}",
-                None,
-                Status.MISMATCH,
-                detail=f"malformed digest in {text!r}: a broken pin",
-                extra={"path": str(path), "lines": [line]},
-            )
+    out.extend(
+        Observation(
+            f"file:{path}#L{broken.line}" if several else f"file:{path}",
+            SourceKind.FILE,
+            f"{path}:{broken.line}",
+            None,
+            Status.MISMATCH,
+            detail=f"malformed digest in {broken.text!r}: a broken pin",
+            extra={"path": str(path), "lines": [broken.line]},
         )
+        for broken in scan.malformed
+    )
     if not out:
         out.append(
             Observation(

@@ -17,8 +17,16 @@ from hypothesis import strategies as st
 from truedigest.digest import Digest
 from truedigest.errors import ExitCode, InputFileError
 from truedigest.reference import ImageRef, parse_reference
-from truedigest.sources.build import MAX_INPUT_BYTES
-from truedigest.sources.pinfile import PinRef, find_pins, malformed_pins, scan_text
+from truedigest.sources import pinfile
+from truedigest.sources.build import MAX_INPUT_BYTES, read_input_text
+from truedigest.sources.pinfile import (
+    MalformedPin,
+    PinRef,
+    find_pins,
+    malformed_pins,
+    scan_file,
+    scan_text,
+)
 
 
 def sha(label: str) -> str:
@@ -310,12 +318,42 @@ def test_malformed_pins_none(tmp_path: Path) -> None:
     assert malformed_pins(path, image=IMAGE) == []
 
 
+def test_scan_file_reads_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "deployment.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    reads: list[Path] = []
+
+    def counting(p: Path, *, what: str, hint: str) -> str:
+        reads.append(p)
+        return read_input_text(p, what=what, hint=hint)
+
+    monkeypatch.setattr(pinfile, "read_input_text", counting)
+    scan = scan_file(path, repo=IMAGE)
+    assert reads == [path]
+    assert [p.line for p in scan.pins] == [7]
+    assert [m.line for m in scan.malformed] == [2, 3, 4, 5, 6]
+    assert scan.malformed[0] == MalformedPin(
+        2, f"{REPO}@sha256:{HEX1[:12]}", parse_reference(REPO, default_tag=None)
+    )
+
+
+def test_scan_file_without_repo_keeps_broken_pins_of_pinned_repositories(tmp_path: Path) -> None:
+    path = tmp_path / "deployment.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    scan = scan_file(path, repo=None)
+    assert [p.ref.name for p in scan.pins] == [REPO]
+    # worker and ghcr.io/team/app have no well-formed pin here: their typos are not pins.
+    assert {m.repository.name for m in scan.malformed} == {REPO}
+    assert [m.line for m in scan.malformed] == [2, 3, 4, 5, 6]
+
+
 # --- unusable files -------------------------------------------------------------------
 
 Reader = Callable[[Path], object]
 READERS: list[Reader] = [
     lambda p: find_pins(p, image=IMAGE),
     lambda p: malformed_pins(p, image=IMAGE),
+    lambda p: scan_file(p, repo=None),
 ]
 
 
@@ -324,7 +362,7 @@ def _sparse_huge(path: Path) -> None:
         fh.truncate(MAX_INPUT_BYTES + 1)
 
 
-@pytest.mark.parametrize("reader", READERS, ids=["find_pins", "malformed_pins"])
+@pytest.mark.parametrize("reader", READERS, ids=["find_pins", "malformed_pins", "scan_file"])
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [

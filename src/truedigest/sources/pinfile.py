@@ -3,9 +3,9 @@
 Kubernetes YAML, Helm values, compose files, Terraform, `.env`, JSON: rather than
 parse each format, scan the text for runs of reference characters that end in
 `@sha256:<64 hex>` (or `@sha512:<128 hex>`) and keep the runs that parse as a
-distribution reference. `find_pins` keeps those for the `--image` repository
-(after Docker Hub normalisation); `malformed_pins` finds the image's references
-whose digest is broken (wrong length, uppercase), so verify can flag them.
+distribution reference. `scan_file` reads a file once and returns those for
+one repository (after Docker Hub normalisation), with the references whose digest
+is broken (wrong length, uppercase), so verify and pins can flag them.
 
 A reference whose name follows a template expression (`{{ .Values.registry }}/app@…`,
 `${var.registry}/app@…`) is skipped: its registry cannot be known from the text.
@@ -23,7 +23,15 @@ from truedigest.errors import InvalidDigestError, InvalidReferenceError
 from truedigest.reference import ImageRef, parse_reference
 from truedigest.sources.build import read_input_text
 
-__all__ = ["PinRef", "find_pins", "malformed_pins", "scan_text"]
+__all__ = [
+    "MalformedPin",
+    "PinRef",
+    "PinScan",
+    "find_pins",
+    "malformed_pins",
+    "scan_file",
+    "scan_text",
+]
 
 _PIN_FILE_HINT = (
     "pass a text file (Kubernetes YAML, Helm values, compose, Terraform, JSON) that holds "
@@ -52,10 +60,42 @@ class PinRef:
     digest: Digest
 
 
+@dataclass(frozen=True, slots=True)
+class MalformedPin:
+    """A reference whose digest is broken: `@sha256:` not followed by 64 lowercase hex."""
+
+    line: int  # 1-based
+    text: str  # the reference as written, clipped to 240 characters
+    repository: ImageRef  # the repository it names (no tag, no digest)
+
+
+@dataclass(frozen=True, slots=True)
+class PinScan:
+    """What one read of a pin file found: well-formed pins and broken ones, in text order."""
+
+    pins: tuple[PinRef, ...]
+    malformed: tuple[MalformedPin, ...]
+
+
+def scan_file(path: Path, *, repo: ImageRef | None) -> PinScan:
+    """The pins in `path` (read once): `repo`'s only, or every repository's for None.
+
+    Without `repo`, broken references count only for a repository that also has a
+    well-formed pin in the file (else any `x@sha256:` typo in a comment would).
+    An unusable file raises InputFileError (a usage error, exit 2).
+    """
+    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
+    pins = tuple(p for p in scan_text(text, path) if repo is None or p.ref.same_repository(repo))
+    wanted = [repo] if repo is not None else [p.ref for p in pins]
+    malformed = tuple(
+        m for m in _scan_malformed(text) if any(m.repository.same_repository(w) for w in wanted)
+    )
+    return PinScan(pins, malformed)
+
+
 def find_pins(path: Path, *, image: ImageRef) -> list[PinRef]:
     """The references in `path` that name the image's registry and repository."""
-    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
-    return [pin for pin in scan_text(text, path) if pin.ref.same_repository(image)]
+    return list(scan_file(path, repo=image).pins)
 
 
 def scan_text(text: str, path: Path) -> list[PinRef]:
@@ -83,14 +123,18 @@ def scan_text(text: str, path: Path) -> list[PinRef]:
 
 
 def malformed_pins(path: Path, *, image: ImageRef) -> list[tuple[int, str]]:
-    """(line, text) of each reference to the image's repository with a broken digest.
+    """(line, text) of each reference to the image's repository with a broken digest."""
+    return [(m.line, m.text) for m in scan_file(path, repo=image).malformed]
+
+
+def _scan_malformed(text: str) -> list[MalformedPin]:
+    """Every reference in `text` with a broken digest, in order.
 
     A broken digest is `@sha256:` (or `@sha512:`) followed by anything but exactly
     64 (128) lowercase hex characters: truncated, too long, uppercase, `SHA256:`.
     """
-    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
     lines = _LineIndex(text)
-    broken: list[tuple[int, str]] = []
+    broken: list[MalformedPin] = []
     for m in _ANY_DIGEST_RE.finditer(text):
         digest_text = f"{m.group('algorithm')}:{m.group('hex')}"
         try:
@@ -103,12 +147,11 @@ def malformed_pins(path: Path, *, image: ImageRef) -> list[tuple[int, str]]:
         if found is None:
             continue
         name, ref = found
-        if not ref.same_repository(image):
-            continue
         shown = f"{name}@{digest_text}"
         if len(shown) > 240:
             shown = shown[:239] + "…"
-        broken.append((lines.line_of(m.start("name")), shown))
+        repository = ImageRef(ref.registry, ref.repository)
+        broken.append(MalformedPin(lines.line_of(m.start("name")), shown, repository))
     return broken
 
 
