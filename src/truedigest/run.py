@@ -70,17 +70,19 @@ def build_observation(claim: build_source.BuildClaim) -> Observation:
 
 
 def pin_file_observations(path: Path, image: ImageRef) -> list[Observation]:
-    """Every distinct pin of `image`'s repository in a text file (GitOps pins)."""
+    """Every distinct pin of `image`'s repository in a text file (GitOps pins).
+
+    Every row's id is `file:<path>` (DESIGN §4); `where` and `lines` say which lines.
+    """
     scan = pinfile.scan_file(path, repo=image)
+    source_id = f"file:{path}"
     by_digest: dict[str, list[pinfile.PinRef]] = {}
     for pin in scan.pins:
         by_digest.setdefault(str(pin.digest), []).append(pin)
-    several = len(by_digest) + len(scan.malformed) > 1
     out: list[Observation] = []
     for refs in by_digest.values():
         first = refs[0]
         lines = ", ".join(str(p.line) for p in refs)
-        source_id = f"file:{path}" if not several else f"file:{path}#L{first.line}"
         out.append(
             Observation(
                 source_id,
@@ -98,7 +100,7 @@ def pin_file_observations(path: Path, image: ImageRef) -> list[Observation]:
         )
     out.extend(
         Observation(
-            f"file:{path}#L{broken.line}" if several else f"file:{path}",
+            source_id,
             SourceKind.FILE,
             f"{path}:{broken.line}",
             None,
@@ -111,7 +113,7 @@ def pin_file_observations(path: Path, image: ImageRef) -> list[Observation]:
     if not out:
         out.append(
             Observation(
-                f"file:{path}",
+                source_id,
                 SourceKind.FILE,
                 str(path),
                 None,
