@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from truedigest.controlplane import CPClient, CPTarget
@@ -38,7 +38,6 @@ class VerifyPlan:
     pin_files: Sequence[Path] = ()
     wait: float = 0.0
     interval: float = 5.0
-    static: tuple[Observation, ...] = field(default=())
 
     @property
     def expected_git_sha(self) -> str | None:
@@ -145,7 +144,7 @@ def run_verify(
     on_round: Callable[[int, bool], None] | None = None,
 ) -> Report:
     cp_client = CPClient(registry.transport, env)
-    static = plan.static or static_observations(plan)
+    static = static_observations(plan)
     deadline = clock() + max(plan.wait, 0.0)
     rounds = 0
     with ThreadPoolExecutor(max_workers=max(1, len(plan.images) + len(plan.cps))) as pool:
