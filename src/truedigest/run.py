@@ -57,7 +57,7 @@ def build_observation(claim: build_source.BuildClaim) -> Observation:
     if claim.size is not None:
         extra["size"] = claim.size
     return Observation(
-        f"build:{claim.kind}",
+        claim.source_id,
         SourceKind.BUILD,
         claim.where,
         claim.digest,
