@@ -64,7 +64,6 @@ def build_observation(claim: build_source.BuildClaim) -> Observation:
         Status.OK,
         detail=claim.detail,
         extra=extra,
-        media_type=claim.media_type,
     )
 
 
