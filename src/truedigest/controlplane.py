@@ -49,9 +49,7 @@ def parse_cp_option(text: str) -> tuple[str, str]:
             hint="e.g. --cp prod=https://cp.example.com",
         )
     if not all(c.isalnum() or c in "-_." for c in name):
-        raise UsageError(
-            f"--cp {_redact(text)!r}: NAME may hold letters, digits, '-', '_' and '.'"
-        )
+        raise UsageError(f"--cp {_redact(text)!r}: NAME may hold letters, digits, '-', '_' and '.'")
     try:
         parsed = httpx.URL(url)
     except Exception:

@@ -256,7 +256,6 @@ class Observation:
     relation: Relation | None = None
     detail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    media_type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -10,7 +10,15 @@ import re
 import sys
 from typing import Any, assert_never
 
-from truedigest.models import Observation, Relation, Report, SourceKind, Status, Verdict
+from truedigest.models import (
+    PROBLEM_STATUSES,
+    Observation,
+    Relation,
+    Report,
+    SourceKind,
+    Status,
+    Verdict,
+)
 from truedigest.registry import Resolved
 
 
@@ -56,9 +64,6 @@ def _cells(obs: Observation, *, short: bool) -> tuple[str, ...]:
     )
 
 
-_WRONG = frozenset({Status.MISMATCH, Status.MISSING, Status.AMBIGUOUS})
-
-
 def verdict_line(report: Report) -> str:
     n = len(report.sources)
     # A row can name the right digest and still be wrong (image_ref, git_sha): count it.
@@ -71,7 +76,7 @@ def verdict_line(report: Report) -> str:
         case Verdict.AGREE:
             text = f"all {n} sources agree on {truth}{rounds}"
         case Verdict.MISMATCH if report.truth is None:
-            wrong = [o for o in report.sources if o.status in _WRONG]
+            wrong = [o for o in report.sources if o.status in PROBLEM_STATUSES]
             text = (
                 f"{len(wrong)} of {n} sources are wrong or disagree with each other; the "
                 f"registry could not be read, so which digest is real is unknown{rounds}"

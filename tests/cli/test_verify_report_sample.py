@@ -81,7 +81,6 @@ def observations() -> list[Observation]:
             REF,
             TRUTH,
             extra={"reference": REF, "media_type": "application/vnd.oci.image.index.v1+json"},
-            media_type="application/vnd.oci.image.index.v1+json",
         ),
         Observation(
             f"registry:{IMAGE}:latest",

@@ -51,7 +51,6 @@ def observe_image(
         resolved.digest,
         Status.OK,
         extra=extra,
-        media_type=resolved.media_type,
     ), resolved
 
 
