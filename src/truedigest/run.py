@@ -161,6 +161,7 @@ def run_verify(
                     region=plan.region,
                     image=plan.images[0],
                     git_sha=plan.expected_git_sha,
+                    require_git_sha=bool(plan.git_sha),
                 )
                 for target in plan.cps
             ]

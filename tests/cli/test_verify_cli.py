@@ -512,3 +512,35 @@ def test_a_bad_cp_value_never_echoes_its_secrets(value: str) -> None:
     result = invoke(["--image", REF, "--cp", value, "--template", "app"])
     assert_usage(result)
     assert "s3cr3t-in-url" not in result.output
+
+
+def test_an_explicit_git_sha_fails_a_row_that_records_none(fake: Fake, current: Image) -> None:
+    fake.pins = [pin(current.digest)]  # no git_sha in the row
+
+    result = invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", "json"])
+
+    assert result.exit_code == 1, result.output
+    (row,) = [s for s in json.loads(result.stdout)["sources"] if s["id"] == "cp:prod"]
+    assert (row["status"], row["relation"]) == ("mismatch", "identical")
+    assert "no git_sha to compare with --git-sha 1a2b3c4" in row["detail"]
+
+
+def test_a_sha_tag_does_not_fail_a_row_that_records_no_git_sha(fake: Fake, current: Image) -> None:
+    fake.images["sha-1a2b3c4"] = current
+    fake.pins = [pin(current.digest)]
+
+    result = invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
+
+    assert result.exit_code == 0, result.output
+
+
+def test_a_sha_tag_still_fails_a_row_with_another_commit(fake: Fake, current: Image) -> None:
+    fake.images["sha-1a2b3c4"] = current
+    row = pin(current.digest)
+    row["git_sha"] = "fffffff"
+    fake.pins = [row]
+
+    result = invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
+
+    assert result.exit_code == 1, result.output
+    assert "'fffffff' is not the expected commit 1a2b3c4" in result.stdout

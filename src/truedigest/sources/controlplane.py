@@ -21,17 +21,31 @@ def observe_cp(
     region: str,
     image: ImageRef,
     git_sha: str | None,
+    require_git_sha: bool = False,
 ) -> Observation:
     try:
         table = client.fetch(target)
     except TruedigestError as exc:
         hint = {"hint": exc.instance_hint} if exc.instance_hint else {}
         return _obs(target, None, Status.ERROR, exc.message, hint)
-    return observe_rows(table, template=template, region=region, image=image, git_sha=git_sha)
+    return observe_rows(
+        table,
+        template=template,
+        region=region,
+        image=image,
+        git_sha=git_sha,
+        require_git_sha=require_git_sha,
+    )
 
 
 def observe_rows(
-    table: PinTable, *, template: str, region: str, image: ImageRef, git_sha: str | None
+    table: PinTable,
+    *,
+    template: str,
+    region: str,
+    image: ImageRef,
+    git_sha: str | None,
+    require_git_sha: bool = False,
 ) -> Observation:
     target = table.target
     rows = select_rows(table.rows, template, region)
@@ -56,11 +70,18 @@ def observe_rows(
             "which one provisions use is undefined; delete the duplicates",
             {"rows": [_row_extra(r) for r in rows]},
         )
-    return observe_row(target, rows[0], image=image, git_sha=git_sha)
+    return observe_row(
+        target, rows[0], image=image, git_sha=git_sha, require_git_sha=require_git_sha
+    )
 
 
 def observe_row(
-    target: CPTarget, row: dict[str, Any], *, image: ImageRef, git_sha: str | None
+    target: CPTarget,
+    row: dict[str, Any],
+    *,
+    image: ImageRef,
+    git_sha: str | None,
+    require_git_sha: bool = False,
 ) -> Observation:
     extra = _row_extra(row)
     raw = row.get("image_digest")
@@ -76,22 +97,40 @@ def observe_row(
             f"image_digest {raw!r} is not a well-formed digest: a broken pin",
             extra,
         )
-    problems = pin_problems(row, digest, image=image, git_sha=git_sha)
+    problems = pin_problems(
+        row, digest, image=image, git_sha=git_sha, require_git_sha=require_git_sha
+    )
     status = Status.MISMATCH if problems else Status.OK
     return _obs(target, digest, status, "; ".join(problems) or None, extra)
 
 
 def pin_problems(
-    row: dict[str, Any], digest: Digest, *, image: ImageRef | None, git_sha: str | None
+    row: dict[str, Any],
+    digest: Digest,
+    *,
+    image: ImageRef | None,
+    git_sha: str | None,
+    require_git_sha: bool = False,
 ) -> list[str]:
-    """What is wrong with a row apart from its digest: image_ref and git_sha."""
+    """What is wrong with a row apart from its digest: image_ref and git_sha.
+
+    A row without git_sha passes a commit taken from a `sha-<7>` tag (many CPs do
+    not record it), but not an explicit --git-sha (`require_git_sha`): fail closed.
+    """
     problems: list[str] = []
     image_ref = row.get("image_ref")
     if image_ref is not None:
         problems.extend(_image_ref_problems(image_ref, digest, image))
     row_sha = row.get("git_sha")
-    if git_sha and isinstance(row_sha, str) and row_sha and not sha_matches(row_sha, git_sha):
-        problems.append(f"git_sha {row_sha} is not the expected commit {git_sha}")
+    if not git_sha:
+        return problems
+    if isinstance(row_sha, str) and row_sha.strip():
+        if not sha_matches(row_sha, git_sha):
+            problems.append(f"git_sha {row_sha!r} is not the expected commit {git_sha}")
+    elif row_sha is not None and row_sha != "":
+        problems.append(f"git_sha {row_sha!r} is not a commit SHA")
+    elif require_git_sha:
+        problems.append(f"the row has no git_sha to compare with --git-sha {git_sha}")
     return problems
 
 
