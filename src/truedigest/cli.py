@@ -108,19 +108,42 @@ def _verbosity() -> int:
 # -- parameter types ---------------------------------------------------------
 
 
-class ImageRefParam(click.ParamType):  # type: ignore[type-arg]
-    name = "REF"
+class ParsedParam(click.ParamType):  # type: ignore[type-arg]
+    """A value read by one of our parsers: its UsageError becomes a click usage error."""
 
-    def __init__(self, *, repository_only: bool = False) -> None:
-        self.repository_only = repository_only
+    def __init__(self, metavar: str, parse: Callable[[str], Any]) -> None:
+        self.name = metavar
+        self.parse = parse
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, ImageRef):
-            return value
+        if not isinstance(value, str):
+            return value  # a default already parsed
         try:
-            return parse_repository(value) if self.repository_only else parse_reference(value)
+            return self.parse(value)
         except UsageError as exc:
             self.fail(f"{exc.message} ({exc.instance_hint})", param, ctx)
+
+
+def ImageRefParam(*, repository_only: bool = False) -> ParsedParam:
+    return ParsedParam("REF", parse_repository if repository_only else parse_reference)
+
+
+def PlatformParam() -> ParsedParam:
+    def parse(text: str) -> Any:
+        from truedigest.models import Platform
+
+        return Platform.parse(text)
+
+    return ParsedParam("OS/ARCH[/VARIANT]", parse)
+
+
+def DigestParam() -> ParsedParam:
+    def parse(text: str) -> Any:
+        from truedigest.digest import Digest
+
+        return Digest.parse(text)
+
+    return ParsedParam("DIGEST", parse)
 
 
 class SecondsParam(click.ParamType):  # type: ignore[type-arg]
@@ -143,20 +166,6 @@ class SecondsParam(click.ParamType):  # type: ignore[type-arg]
         if not math.isfinite(number) or not self.minimum <= number <= self.maximum:
             self.fail(f"{value!r} is not between {self.minimum:g} and {self.maximum:g}", param, ctx)
         return number
-
-
-class PlatformParam(click.ParamType):  # type: ignore[type-arg]
-    name = "OS/ARCH[/VARIANT]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from truedigest.models import Platform
-
-        if isinstance(value, Platform):
-            return value
-        try:
-            return Platform.parse(value)
-        except UsageError as exc:
-            self.fail(f"{exc.message} ({exc.instance_hint})", param, ctx)
 
 
 # -- shared options ------------------------------------------------------------
@@ -629,20 +638,6 @@ def _check_writable(path: Path | None, flag: str) -> None:
 
 
 # -- forensics: inspect, whatis -------------------------------------------------------
-
-
-class DigestParam(click.ParamType):  # type: ignore[type-arg]
-    name = "DIGEST"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from truedigest.digest import Digest
-
-        if isinstance(value, Digest):
-            return value
-        try:
-            return Digest.parse(value)
-        except UsageError as exc:
-            self.fail(f"{exc.message} ({exc.instance_hint})", param, ctx)
 
 
 @cli.command()
