@@ -52,7 +52,7 @@ def parse_cp_option(text: str) -> tuple[str, str]:
         raise UsageError(f"--cp {_redact(text)!r}: NAME may hold letters, digits, '-', '_' and '.'")
     try:
         parsed = httpx.URL(url)
-    except Exception:
+    except (httpx.InvalidURL, TypeError, ValueError):
         raise UsageError(f"--cp {name}: {_redact(url)!r} is not a URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(

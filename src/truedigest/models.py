@@ -8,7 +8,7 @@ from typing import Any, assert_never
 
 from truedigest import jsonutil
 from truedigest.digest import Digest
-from truedigest.errors import ExitCode, InvalidReferenceError, RegistryError
+from truedigest.errors import ExitCode, InvalidDigestError, InvalidReferenceError, RegistryError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -103,7 +103,7 @@ class Descriptor:
             raise RegistryError(f"malformed descriptor in {where}: digest or size missing")
         try:
             digest = Digest.parse(digest_text)
-        except Exception as exc:
+        except InvalidDigestError as exc:
             raise RegistryError(f"malformed descriptor digest in {where}") from exc
         annotations = obj.get("annotations")
         artifact_type = obj.get("artifactType")
