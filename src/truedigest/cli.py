@@ -6,6 +6,7 @@ commands so that `truedigest --help` and `--version` stay fast.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import traceback
@@ -186,8 +187,29 @@ verbose_option = click.option(
 )
 
 
-def registry_options(f: F) -> F:
-    """--plain-http, --insecure, --ca-file, --timeout (also TRUEDIGEST_<OPTION>)."""
+def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--plain-http, --insecure, --ca-file, --timeout (also TRUEDIGEST_<OPTION>).
+
+    The command receives them as one `client_options: ClientOptions`.
+    """
+
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        plain_http: bool,
+        insecure: bool,
+        ca_file: Path | None,
+        timeout: float,
+        **kwargs: Any,
+    ) -> Any:
+        from truedigest.transport import ClientOptions
+
+        options = ClientOptions(
+            plain_http=plain_http, insecure=insecure, ca_file=ca_file, timeout=timeout
+        )
+        return f(*args, client_options=options, **kwargs)
+
+    wrapped: Callable[..., Any] = command
     for decorator in reversed(
         [
             click.option(
@@ -218,8 +240,8 @@ def registry_options(f: F) -> F:
             ),
         ]
     ):
-        f = decorator(f)
-    return f
+        wrapped = decorator(wrapped)
+    return wrapped
 
 
 def cp_options(*, pin_file_help: str) -> Callable[[F], F]:
@@ -308,14 +330,6 @@ def output_option(choices: Sequence[str], default: str) -> Callable[[F], F]:
     )
 
 
-def _client_options(
-    plain_http: bool, insecure: bool, ca_file: Path | None, timeout: float
-) -> ClientOptions:
-    from truedigest.transport import ClientOptions
-
-    return ClientOptions(plain_http=plain_http, insecure=insecure, ca_file=ca_file, timeout=timeout)
-
-
 def _registry_client(options: ClientOptions, **kwargs: Any) -> RegistryClient:
     from truedigest.registry import RegistryClient
 
@@ -391,10 +405,7 @@ def resolve(
     platform: Any,
     head: bool,
     output: str,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """Print the digest REF points at, hashed from the bytes the registry serves.
 
@@ -402,7 +413,7 @@ def resolve(
     """
     from truedigest import output as out
 
-    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(client_options) as client:
         resolved = client.resolve(ref, head=head, platform=platform)
     if output == "json":
         out.print_json(out.resolve_document(resolved))
@@ -505,10 +516,7 @@ def verify(
     output: str,
     summary_file: Path | None,
     github_output: Path | None,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """Check that the registry, every CP pin and the build output name one digest.
 
@@ -576,7 +584,7 @@ def verify(
         if wait and not agree:
             click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
 
-    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(client_options) as client:
         report = run_verify(plan, client, on_round=on_round)
     if output == "json":
         out.print_json(report.to_json())
@@ -648,10 +656,7 @@ def _check_writable(path: Path | None, flag: str) -> None:
 def inspect(
     ref: ImageRef,
     output: str,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """Show what REF is made of: index, children, configs, layers, referrers.
 
@@ -664,7 +669,7 @@ def inspect(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(client_options) as client:
         result = forensics.inspect(client, ref)
     if output == "json":
         out.print_json(fout.inspect_document(result))
@@ -691,10 +696,7 @@ def whatis(
     digest: Any,
     repo: ImageRef,
     output: str,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """Say what DIGEST is in REPO: index, manifest, attestation, config, layer or absent.
 
@@ -706,7 +708,7 @@ def whatis(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(client_options) as client:
         result = forensics.whatis(client, repo, digest)
     if output == "json":
         out.print_json(fout.whatis_document(result))
@@ -743,10 +745,7 @@ def tags(
     match: str | None,
     concurrency: int,
     output: str,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """List every tag of REPO, resolved from the registry and grouped by digest.
 
@@ -760,8 +759,7 @@ def tags(
     from truedigest import output_audit as aout
     from truedigest import tagscan
 
-    options = _client_options(plain_http, insecure, ca_file, timeout)
-    with _session(options, max_per_host=concurrency) as client:
+    with _session(client_options, max_per_host=concurrency) as client:
         names, listed = tagscan.list_matching(client, repo, match)
         with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
             scan = tagscan.resolve_tags(
@@ -803,10 +801,7 @@ def pins(
     track: str,
     repo: ImageRef | None,
     output: str,
-    plain_http: bool,
-    insecure: bool,
-    ca_file: Path | None,
-    timeout: float,
+    client_options: ClientOptions,
 ) -> None:
     """Audit every pin row of every CP (and every pin in --pin-file files).
 
@@ -831,7 +826,7 @@ def pins(
     plan = pinaudit.PinPlan(
         cps=targets, pin_files=pin_files, template=template, track=track, repo=repo
     )
-    with _session(_client_options(plain_http, insecure, ca_file, timeout)) as client:
+    with _session(client_options) as client:
         audit = pinaudit.audit_pins(plan, client)
     if output == "json":
         out.print_json(aout.pins_document(audit))
