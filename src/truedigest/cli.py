@@ -552,6 +552,8 @@ def verify(
     targets = _cp_targets(cps, cp_token_envs, cp_path)
     if targets and not template:
         raise UsageError("--cp needs --template to select the pin row")
+    if template and not targets:
+        click.echo("warning: --template selects CP pin rows; without --cp it is unused", err=True)
     images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
     first = images[0]
     claim = None

@@ -544,3 +544,10 @@ def test_a_sha_tag_still_fails_a_row_with_another_commit(fake: Fake, current: Im
 
     assert result.exit_code == 1, result.output
     assert "'fffffff' is not the expected commit 1a2b3c4" in result.stdout
+
+
+def test_template_without_cp_is_warned_about(fake: Fake, current: Image) -> None:
+    result = invoke(["--image", REF, "--template", "app", "--build-digest", current.digest])
+
+    assert result.exit_code == 0, result.output
+    assert "warning: --template selects CP pin rows; without --cp it is unused" in result.stderr
