@@ -375,7 +375,8 @@ class Authenticator:
             basic = creds.basic_header() if creds else None
             if basic:
                 headers["Authorization"] = basic
-        self.token_fetches += 1
+        with self._guard:  # per-key locks let fetches for different scopes overlap
+            self.token_fetches += 1
         resp = self.transport.request(
             method, url, headers=headers, data=data, cap=1024 * 1024, what="token response"
         )
