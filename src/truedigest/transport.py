@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from truedigest import __version__
+from truedigest import __version__, redact
 from truedigest.errors import ManifestTooLargeError, NetworkError, RegistryError, TLSError
 
 USER_AGENT = f"truedigest/{__version__}"
@@ -41,6 +41,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        redact.remember(value)
 
     def reveal(self) -> str:
         return self._value

@@ -14,6 +14,7 @@ LAYERS: dict[str, int] = {
     "truedigest": 0,
     "truedigest.errors": 0,
     "truedigest.jsonutil": 0,
+    "truedigest.redact": 0,
     "truedigest.digest": 1,
     "truedigest.reference": 2,
     "truedigest.models": 3,
@@ -40,6 +41,7 @@ LAYERS: dict[str, int] = {
 STDLIB_ONLY = {
     "truedigest.jsonutil",
     "truedigest.errors",
+    "truedigest.redact",
     "truedigest.digest",
     "truedigest.reference",
     "truedigest.models",
