@@ -1,0 +1,1 @@
+"""Tests against other projects' data, kept byte for byte with its provenance (repository, path, commit)."""
