@@ -1,4 +1,9 @@
-"""Content digests: parse, compute, print."""
+"""Content digests: parse, compute, print.
+
+The algorithms are the OCI image-spec's registered ones, `sha256`, `sha384` and
+`sha512` (distribution/reference accepts the same set once they are registered);
+a digest is always compared with a hash of the body made with its own algorithm.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from dataclasses import dataclass
 
 from truedigest.errors import InvalidDigestError
 
-_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+ALGORITHMS = tuple(_HEX_LENGTHS)
 _DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 
@@ -42,6 +48,7 @@ class Digest:
 
     @classmethod
     def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        """The digest of `data` with `algorithm` (one of ALGORITHMS)."""
         if algorithm not in _HEX_LENGTHS:
             raise InvalidDigestError(f"unsupported digest algorithm {algorithm!r}")
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())

@@ -47,7 +47,7 @@ class InvalidReferenceError(UsageError):
 
 
 class InvalidDigestError(UsageError):
-    hint = "a digest looks like sha256:<64 lowercase hex> (or sha512:<128 hex>)"
+    hint = "a digest looks like sha256:<64 lowercase hex> (or sha384:<96 hex>, sha512:<128 hex>)"
 
 
 class InputFileError(UsageError):
@@ -102,8 +102,33 @@ class DigestMismatchError(RegistryError):
     )
 
 
-class ManifestTooLargeError(RegistryError):
-    hint = "manifests are capped at 4 MiB; this is not a manifest a runtime would pull"
+class BodyTooLargeError(RegistryError):
+    """A response body over its cap; the message and hint name what was capped.
+
+    `kind` says what the body is ("manifest", "config blob", "token response",
+    "CP pin table", "tag list page"), `cap` the most decoded bytes it may hold.
+    """
+
+    def __init__(self, message: str, *, kind: str, cap: int, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            hint=hint
+            or f"a {kind} is capped at {format_size(cap)} (decoded); a {kind} this large is "
+            "not one a well-behaved server sends",
+        )
+        self.kind = kind
+        self.cap = cap
+
+
+ManifestTooLargeError = BodyTooLargeError  # the historical name: every capped body
+
+
+def format_size(n: int) -> str:
+    """`4 MiB`, `512 KiB`, `1000 bytes`: a cap as people read it."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
 
 
 class NotFoundError(TruedigestError):
@@ -119,3 +144,11 @@ class PlatformNotFoundError(NotFoundError):
 
 class ControlPlaneError(CheckError):
     hint = "check --cp URL and the token variable named by --cp-token-env"
+
+
+class CPTokenError(UsageError):
+    """A CP token variable holds something no bearer token can be (exit 2).
+
+    The message names the variable, never its value."""
+
+    hint = "re-copy the token into the variable as plain text"

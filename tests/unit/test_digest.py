@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from truedigest.digest import Digest, clip
+from truedigest.digest import ALGORITHMS, Digest, clip
 from truedigest.errors import ExitCode, InvalidDigestError, UsageError
 
 HEX256 = hashlib.sha256(b"truedigest").hexdigest()
+HEX384 = hashlib.sha384(b"truedigest").hexdigest()
 HEX512 = hashlib.sha512(b"truedigest").hexdigest()
 
 
@@ -19,6 +20,7 @@ HEX512 = hashlib.sha512(b"truedigest").hexdigest()
     ("text", "algorithm", "hexpart"),
     [
         (f"sha256:{HEX256}", "sha256", HEX256),
+        (f"sha384:{HEX384}", "sha384", HEX384),
         (f"sha512:{HEX512}", "sha512", HEX512),
     ],
 )
@@ -42,11 +44,14 @@ def test_parse_valid(text: str, algorithm: str, hexpart: str) -> None:
         pytest.param(f"sha512:{HEX512}0", id="sha512-129"),
         pytest.param(f"sha512:{HEX256}", id="sha512-with-sha256-length"),
         pytest.param(f"sha256:{HEX512}", id="sha256-with-sha512-length"),
+        pytest.param(f"sha384:{HEX384[:-1]}", id="sha384-95"),
+        pytest.param(f"sha384:{HEX256}", id="sha384-with-sha256-length"),
+        pytest.param(f"sha384:{HEX384.upper()}", id="sha384-uppercase-hex"),
         pytest.param(f"sha256:{HEX256.upper()}", id="uppercase-hex"),
         pytest.param(f"SHA256:{HEX256}", id="uppercase-algorithm"),
         pytest.param(f"sha256:{'g' * 64}", id="non-hex"),
         pytest.param(f"md5:{hashlib.md5(b'x').hexdigest()}", id="unknown-md5"),  # noqa: S324
-        pytest.param(f"sha384:{hashlib.sha384(b'x').hexdigest()}", id="unknown-sha384"),
+        pytest.param(f"sha1:{hashlib.sha1(b'x').hexdigest()}", id="unknown-sha1"),  # noqa: S324
         pytest.param(f"sha256+b64u:{HEX256}", id="unknown-composite"),
         pytest.param(f"sha256:{HEX256[:32]} {HEX256[32:]}", id="inner-space"),
         pytest.param(f"sha256::{HEX256}", id="double-colon"),
@@ -62,11 +67,15 @@ def test_parse_invalid(text: str) -> None:
 
 
 def test_unknown_algorithm_is_named() -> None:
-    with pytest.raises(InvalidDigestError, match="sha384"):
-        Digest.parse(f"sha384:{hashlib.sha384(b'x').hexdigest()}")
+    with pytest.raises(InvalidDigestError, match="blake3"):
+        Digest.parse(f"blake3:{HEX256}")
 
 
-@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_algorithms_are_the_oci_registered_set() -> None:
+    assert ALGORITHMS == ("sha256", "sha384", "sha512")
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha384", "sha512"])
 def test_of_bytes_matches_hashlib(algorithm: str) -> None:
     data = b'{"schemaVersion":2}'
     digest = Digest.of_bytes(data, algorithm)
@@ -113,7 +122,7 @@ def test_parse_arbitrary_text_only_raises_invalid_digest(text: str) -> None:
     assert Digest.parse(str(digest)) == digest
 
 
-@given(st.binary(max_size=64), st.sampled_from(["sha256", "sha512"]))
+@given(st.binary(max_size=64), st.sampled_from(["sha256", "sha384", "sha512"]))
 def test_round_trip(data: bytes, algorithm: str) -> None:
     digest = Digest.of_bytes(data, algorithm)
     assert Digest.parse(str(digest)) == digest
