@@ -127,9 +127,10 @@ class RegistryClient:
         self._expect_ok(resp, f"manifest {shown}")
         if not resp.body:
             raise RegistryError(f"{shown}: the registry answered 200 with an empty manifest body")
-        algorithm = wanted.algorithm if wanted else "sha256"
-        computed = Digest.of_bytes(resp.body, algorithm)
         header = _header_digest(resp, shown)
+        # hash with the algorithm the reference or the header names: one reference, one answer
+        algorithm = wanted.algorithm if wanted else header.algorithm if header else "sha256"
+        computed = Digest.of_bytes(resp.body, algorithm)
         if header is not None and not header.verify(resp.body):
             raise DigestMismatchError(
                 f"{shown}: Docker-Content-Digest header says {header} "

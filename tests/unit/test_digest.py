@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.cli import cli_env, run_cli_many
+from tests.support.hostile import Answer, HostileServer, Request
 from truedigest.digest import ALGORITHMS, Digest, clip
 from truedigest.errors import ExitCode, InvalidDigestError, UsageError
 
@@ -126,3 +129,46 @@ def test_parse_arbitrary_text_only_raises_invalid_digest(text: str) -> None:
 def test_round_trip(data: bytes, algorithm: str) -> None:
     digest = Digest.of_bytes(data, algorithm)
     assert Digest.parse(str(digest)) == digest
+
+
+# -- one reference, one answer: a registry that names its digests in sha384/sha512 ----
+
+_MANIFEST = (
+    b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+    b'"config":{"mediaType":"application/vnd.oci.image.config.v1+json",'
+    b'"digest":"sha256:' + hashlib.sha256(b"{}").hexdigest().encode() + b'","size":2},'
+    b'"layers":[]}'
+)
+
+
+@pytest.mark.parametrize("algorithm", ["sha384", "sha512"])
+def test_resolve_and_head_agree_when_the_header_is_not_sha256(
+    algorithm: str, tmp_path: Path
+) -> None:
+    header = Digest.of_bytes(_MANIFEST, algorithm)
+
+    def registry(request: Request) -> Answer:
+        if not request.path.startswith("/v2/app/manifests/"):
+            return Answer(404)
+        return Answer(
+            200,
+            headers=[
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+                ("Docker-Content-Digest", str(header)),
+            ],
+            body=_MANIFEST,
+        )
+
+    with HostileServer(registry) as server:
+        env = cli_env(tmp_path)
+        ref = f"{server.host}/app:v1"
+        results = run_cli_many(
+            [
+                (["resolve", "--plain-http", ref], env),
+                (["resolve", "--plain-http", "--head", ref], env),
+                (["resolve", "--plain-http", f"{server.host}/app@{header}"], env),
+            ]
+        )
+    for result in results:
+        assert result.code == 0, str(result)
+        assert result.stdout.strip() == str(header), str(result)
