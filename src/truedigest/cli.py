@@ -337,9 +337,16 @@ def _registry_client(options: ClientOptions, **kwargs: Any) -> RegistryClient:
 
 
 @contextmanager
-def _session(options: ClientOptions, **kwargs: Any) -> Iterator[RegistryClient]:
-    """The run's client; with -v, its request counts are printed even when it failed."""
+def _session(
+    options: ClientOptions, refs: Sequence[ImageRef | None], **kwargs: Any
+) -> Iterator[RegistryClient]:
+    """The run's client; with -v, its request counts are printed even when it failed.
+
+    `refs` are the references the user typed: without TRUEDIGEST_REGISTRY_HOST, the
+    env credentials go only to their registries (never to a host a CP row or a pin
+    file names)."""
     client = _registry_client(options, **kwargs)
+    client.auth.credentials.restrict_env_to(r.registry for r in refs if r is not None)
     try:
         yield client
     except BaseException:
@@ -413,7 +420,7 @@ def resolve(
     """
     from truedigest import output as out
 
-    with _session(client_options) as client:
+    with _session(client_options, [ref]) as client:
         resolved = client.resolve(ref, head=head, platform=platform)
     if output == "json":
         out.print_json(out.resolve_document(resolved))
@@ -586,7 +593,7 @@ def verify(
         if wait and not agree:
             click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
 
-    with _session(client_options) as client:
+    with _session(client_options, images) as client:
         report = run_verify(plan, client, on_round=on_round)
     if output == "json":
         out.print_json(report.to_json())
@@ -671,7 +678,7 @@ def inspect(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _session(client_options) as client:
+    with _session(client_options, [ref]) as client:
         result = forensics.inspect(client, ref)
     if output == "json":
         out.print_json(fout.inspect_document(result))
@@ -710,7 +717,7 @@ def whatis(
     from truedigest import output as out
     from truedigest import output_forensics as fout
 
-    with _session(client_options) as client:
+    with _session(client_options, [repo]) as client:
         result = forensics.whatis(client, repo, digest)
     if output == "json":
         out.print_json(fout.whatis_document(result))
@@ -761,7 +768,7 @@ def tags(
     from truedigest import output_audit as aout
     from truedigest import tagscan
 
-    with _session(client_options, max_per_host=concurrency) as client:
+    with _session(client_options, [repo], max_per_host=concurrency) as client:
         names, listed = tagscan.list_matching(client, repo, match)
         with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
             scan = tagscan.resolve_tags(
@@ -828,7 +835,7 @@ def pins(
     plan = pinaudit.PinPlan(
         cps=targets, pin_files=pin_files, template=template, track=track, repo=repo
     )
-    with _session(client_options) as client:
+    with _session(client_options, [repo]) as client:
         audit = pinaudit.audit_pins(plan, client)
     if output == "json":
         out.print_json(aout.pins_document(audit))

@@ -84,7 +84,8 @@ class RegistryClient:
             if sleep is None
             else Transport(self.http, self.options, sleep=sleep)
         )
-        self.auth = Authenticator(self.transport, credentials or CredentialStore())
+        store = credentials or CredentialStore(helper_timeout=self.options.timeout)
+        self.auth = Authenticator(self.transport, store)
         self.max_per_host = max_per_host
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_guard = threading.Lock()
@@ -398,7 +399,7 @@ class RegistryClient:
                     raise AuthError(f"{ref.registry} kept answering 401 for {what}")
                 headers = {
                     "Accept": accept,
-                    **self.auth.answer(ref.registry, scope, resp, sent=headers),
+                    **self.auth.answer(ref.registry, scope, resp, sent=headers, url=url),
                 }
         if resp.status == 403:
             raise AuthError(

@@ -22,7 +22,7 @@ from truedigest.auth import (
     parse_challenge,
     pull_scope,
 )
-from truedigest.errors import AuthError, ExitCode
+from truedigest.errors import AuthError, ExitCode, InputFileError
 from truedigest.transport import Secret
 
 PASSWORD = "pa55-word-7d41e"
@@ -250,9 +250,10 @@ def test_unreadable_password_file(tmp_path: Path) -> None:
             "TRUEDIGEST_REGISTRY_PASSWORD_FILE": str(tmp_path / "missing"),
         },
     )
-    with pytest.raises(AuthError, match="TRUEDIGEST_REGISTRY_PASSWORD_FILE") as info:
+    with pytest.raises(InputFileError, match="TRUEDIGEST_REGISTRY_PASSWORD_FILE") as info:
         store.lookup(REG)
-    _assert_no_secret(info.value, PASSWORD)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert PASSWORD not in str(info.value)
 
 
 def test_env_wins_over_files(tmp_path: Path) -> None:
@@ -501,7 +502,7 @@ def test_malformed_config_file(tmp_path: Path, content: str | bytes) -> None:
 
 def test_config_file_that_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "docker" / "config.json").mkdir(parents=True)
-    with pytest.raises(AuthError):
+    with pytest.raises(InputFileError, match="directory"):
         _store(tmp_path, {"DOCKER_CONFIG": str(tmp_path / "docker")}).lookup(REG)
 
 

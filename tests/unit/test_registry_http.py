@@ -550,11 +550,11 @@ def test_credentials_go_to_https_realm_on_another_host(
     assert token.calls.last.request.headers["Authorization"] == basic_of(USER, PASSWORD)
 
 
-def test_credentials_go_to_plain_http_realm_on_the_same_host(
+def test_credentials_go_to_plain_http_realm_on_the_same_origin(
     router: respx.Router, make_client: MakeClient
 ) -> None:
     ref = parse_reference(f"localhost:5000/{REPO}:v1")
-    realm = "http://localhost:5001/auth"
+    realm = "http://localhost:5000/auth"  # another port is another origin: refused (issue 7)
     challenge = f'Bearer realm="{realm}",service="local",scope="{SCOPE}"'
     router.get(f"http://localhost:5000/v2/{REPO}/manifests/v1").mock(
         side_effect=requires_bearer(lambda: manifest_response(MANIFEST), challenge=challenge)
@@ -567,9 +567,9 @@ def test_credentials_go_to_plain_http_realm_on_the_same_host(
 @pytest.mark.parametrize(
     ("registry_host", "realm"),
     [
-        pytest.param("[::1]", "http://[::1]:5001/auth", id="ipv6-no-port"),
-        pytest.param("[::1]:5000", "http://[::1]:5001/auth", id="ipv6-port"),
-        pytest.param("Myhost:5000", "http://myhost:5001/auth", id="host-case"),
+        pytest.param("[::1]", "http://[::1]/auth", id="ipv6-no-port"),
+        pytest.param("[::1]:5000", "http://[::1]:5000/auth", id="ipv6-port"),
+        pytest.param("Myhost:5000", "http://myhost:5000/auth", id="host-case"),
     ],
 )
 def test_same_host_realm_is_recognised(
