@@ -4,14 +4,21 @@
     name      := [domain "/"] path-component ["/" path-component]*
     domain    := host [":" port]
 
-Normalisation is Docker's: no domain means Docker Hub (`registry-1.docker.io`),
-a single-segment Hub name gets `library/`, no tag and no digest means `latest`.
-The first component is a domain when it is `localhost`, contains `.` or `:`,
-or contains an uppercase letter (which repositories may not).
+Normalisation is Docker's (distribution/reference `ParseNormalizedNamed`): no domain,
+or the domain `docker.io` or `index.docker.io` exactly as written, means Docker Hub
+(`registry-1.docker.io`), where a single-segment name gets `library/`; no tag and no
+digest means `latest`. The first component is a domain when it is `localhost`,
+contains `.` or `:`, or contains an uppercase letter (which repositories may not).
+Any other domain, `registry-1.docker.io` and `Docker.io` included, is taken as
+written, without `library/`: the Hub's API does not add it, and neither do docker,
+containerd or skopeo. The 255-character limit counts the path only. A bare 64-hex
+string is an image ID, not a name. Deliberately stricter than the grammar: a port
+must be 1-65535 and a bracketed IPv6 literal a valid IPv6 address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -19,14 +26,17 @@ from truedigest.digest import Digest
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
 
 DOCKER_HUB = "registry-1.docker.io"
-_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-_NAME_TOTAL_MAX = 255
+# the names ParseNormalizedNamed canonicalises to Docker Hub, compared as written
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io"})
+_PATH_MAX = 255
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
 
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = re.compile(
-    rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]{{1,5}})?$"
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[(?P<ipv6>[0-9a-fA-F:]+)\])"
+    r"(?::(?P<port>[0-9]+))?"
 )
 
 
@@ -74,6 +84,11 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
     """Parse and normalise `text`; raise InvalidReferenceError when it is not a reference."""
     if not isinstance(text, str) or not text or any(ch.isspace() for ch in text):
         raise InvalidReferenceError(f"invalid reference {_show(text)}: empty or has whitespace")
+    if _IMAGE_ID.fullmatch(text):
+        raise InvalidReferenceError(
+            f"invalid reference {_show(text)}: 64 hex characters read as an image ID, "
+            "not a repository name (write docker.io/library/NAME for such a name)"
+        )
     remainder = text
     digest: Digest | None = None
     if "@" in remainder:
@@ -93,12 +108,6 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> ImageRe
                 "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
             )
     registry, repository = _split_domain(remainder, text)
-    # distribution counts the name as written in canonical form (docker.io for the Hub)
-    canonical_domain = "docker.io" if registry == DOCKER_HUB else registry
-    if len(f"{canonical_domain}/{repository}") > _NAME_TOTAL_MAX:
-        raise InvalidReferenceError(
-            f"invalid reference {_show(text)}: name is longer than {_NAME_TOTAL_MAX} characters"
-        )
     if tag is None and digest is None:
         tag = default_tag
     return ImageRef(registry=registry, repository=repository, tag=tag, digest=digest)
@@ -121,13 +130,13 @@ def _split_domain(name: str, original: str) -> tuple[str, str]:
     is_domain = bool(sep) and (
         "." in first or ":" in first or first == "localhost" or first.lower() != first
     )
+    hub_name = not is_domain or first in _HUB_ALIASES
     if is_domain:
-        port = first.rsplit(":", 1)[1] if first.rfind(":") > first.rfind("]") else None
-        if not _HOST.match(first) or (port is not None and not 0 < int(port) <= 65535):
+        if not is_valid_domain(first):
             raise InvalidReferenceError(
                 f"invalid reference {_show(original)}: {first!r} is not a valid host[:port]"
             )
-        registry = DOCKER_HUB if first.lower() in _HUB_ALIASES else first
+        registry = DOCKER_HUB if hub_name else first
         path = rest
     else:
         registry, path = DOCKER_HUB, name
@@ -143,13 +152,32 @@ def _split_domain(name: str, original: str) -> tuple[str, str]:
                 f"invalid reference {_show(original)}: path component {component[:80]!r} "
                 "must be lowercase letters and digits separated by '.', '_', '__' or '-'"
             )
-    if registry == DOCKER_HUB and "/" not in path:
+    if hub_name and "/" not in path:
         path = f"library/{path}"
-    if len(path) > _NAME_TOTAL_MAX:
+    if len(path) > _PATH_MAX:
         raise InvalidReferenceError(
-            f"invalid reference {_show(original)}: repository name is longer than 255"
+            f"invalid reference {_show(original)}: repository path is longer than "
+            f"{_PATH_MAX} characters"
         )
     return registry, path
+
+
+def is_valid_domain(text: str) -> bool:
+    """`host[:port]` as the grammar's domain, with a port of 1-65535 and a bracketed
+    IPv6 literal that is a valid IPv6 address (no zone, no IPv4 tail)."""
+    m = _HOST.fullmatch(text)
+    if m is None:
+        return False
+    port = m.group("port")
+    if port is not None and not (len(port) <= 5 and 0 < int(port) <= 65535):
+        return False
+    literal = m.group("ipv6")
+    if literal is not None:
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+    return True
 
 
 def _show(text: object) -> str:

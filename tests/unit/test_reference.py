@@ -15,6 +15,7 @@ from truedigest.reference import DOCKER_HUB, ImageRef, parse_reference, parse_re
 DIGEST = Digest.of_bytes(b'{"schemaVersion":2}')
 SHA512 = Digest.of_bytes(b'{"schemaVersion":2}', "sha512")
 HUB = "registry-1.docker.io"
+HEX64 = hashlib.sha256(b"an image id").hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,20 @@ HUB = "registry-1.docker.io"
         ("index.docker.io/x/y:1", HUB, "x/y", "1", None),
         ("index.docker.io/ubuntu", HUB, "library/ubuntu", "latest", None),
         ("registry-1.docker.io/library/ubuntu", HUB, "library/ubuntu", "latest", None),
-        ("Docker.IO/x/y", HUB, "x/y", "latest", None),
+        # only docker.io and index.docker.io, as written, are Hub names (get library/);
+        # any other spelling of a Hub host is a host like any other (the grammar's reading)
+        ("registry-1.docker.io/foo", HUB, "foo", "latest", None),
+        ("Docker.IO/x/y", "Docker.IO", "x/y", "latest", None),
+        ("Docker.io/foo", "Docker.io", "foo", "latest", None),
+        ("INDEX.DOCKER.IO/foo", "INDEX.DOCKER.IO", "foo", "latest", None),
+        # 64 hex characters are a name once a domain or a tag says so
+        (f"docker.io/{HEX64}", HUB, f"library/{HEX64}", "latest", None),
+        (f"docker.io/library/{HEX64}", HUB, f"library/{HEX64}", "latest", None),
+        (f"{HEX64}:v1", HUB, f"library/{HEX64}", "v1", None),
+        (HEX64[:63], HUB, f"library/{HEX64[:63]}", "latest", None),
+        # the 255-character limit counts the path only
+        ("example.com/" + "a" * 255, "example.com", "a" * 255, "latest", None),
+        ("a" * 247, HUB, "library/" + "a" * 247, "latest", None),
         ("a/b/c/d", HUB, "a/b/c/d", "latest", None),
         # host detection
         ("localhost/foo", "localhost", "foo", "latest", None),
@@ -134,6 +148,13 @@ def test_default_tag_none() -> None:
         pytest.param("-host.com/a", id="host-leading-dash"),
         pytest.param("[::1/a", id="ipv6-unclosed"),
         pytest.param("::1/a", id="ipv6-unbracketed"),
+        pytest.param("[2001:db8:3:4::192.0.2.33]:5000/debian", id="ipv6-ipv4-tail"),
+        pytest.param("[fe80::1%eth0]:5000/a", id="ipv6-zone"),
+        pytest.param("[fd00123123123]/a", id="ipv6-not-an-address"),
+        pytest.param("[1:2:3:4:5:6:7:8:9]/a", id="ipv6-nine-groups"),
+        pytest.param("host:65536/a", id="port-too-big"),
+        pytest.param("host:0/a", id="port-zero"),
+        pytest.param("host:000005000/a", id="port-too-many-digits"),
         # tags
         pytest.param("ubuntu:", id="empty-tag"),
         pytest.param("ubuntu:.x", id="tag-leading-dot"),
@@ -152,6 +173,9 @@ def test_default_tag_none() -> None:
         pytest.param("ubuntu@latest", id="tag-after-at"),
         # too long
         pytest.param("a" * 256, id="name-too-long"),
+        pytest.param("a" * 248, id="hub-path-too-long-with-library"),
+        pytest.param("example.com/" + "a" * 256, id="path-256"),
+        pytest.param(HEX64, id="image-id"),
         pytest.param("ghcr.io/" + "/".join(["abcdefghij"] * 24), id="path-too-long"),
     ],
 )
