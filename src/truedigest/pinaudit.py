@@ -44,7 +44,7 @@ from truedigest.registry import RegistryClient, Resolved
 from truedigest.sources import pinfile
 from truedigest.sources.controlplane import pin_problems
 from truedigest.sources.registry import RegistryDiagnoser
-from truedigest.verify import Diagnosis, explain
+from truedigest.verify import Diagnosis, Relating, RelationUnknown, explain, unknown_sentence
 
 DEFAULT_TRACK = "latest"
 # Relations that leave a pin pullable and current enough: not wrong by themselves.
@@ -335,7 +335,7 @@ def disagreements(candidates: Sequence[Candidate]) -> list[Disagreement]:
 # -- judging: registry answers in, statuses out (pure) ------------------------------
 
 Exists = Mapping[tuple[str, Digest], bool | str]
-Relations = Mapping[tuple[str, Digest], Diagnosis | None]
+Relations = Mapping[tuple[str, Digest], Relating | None]
 
 
 def judge(
@@ -366,7 +366,9 @@ def judge(
         key = (locate.name, digest)
         answer = exists.get(key, "not looked up")
         truth = tracked.get(locate.name)
-        diagnosis = relations.get(key)
+        related = relations.get(key)
+        diagnosis = related if isinstance(related, Diagnosis) else None
+        unknown = related if isinstance(related, RelationUnknown) else None
         if isinstance(answer, str) and diagnosis is not None:
             # The HEAD failed but the diagnosis stands on its own (distribution answers
             # 500, not 404, to a manifest HEAD for a config blob's digest).
@@ -376,7 +378,9 @@ def judge(
             notes.append(f"could not check the registry: {answer}")
         else:
             found = answer
-            relation, sentence, outcome = _relate(c, digest, locate, found, truth, diagnosis, track)
+            relation, sentence, outcome = _relate(
+                c, digest, locate, found, truth, diagnosis, track, unknown
+            )
             if sentence:
                 notes.append(sentence)
             wrong = wrong or outcome == "wrong"
@@ -415,6 +419,7 @@ def _relate(
     truth: TrackedTag | None,
     diagnosis: Diagnosis | None,
     track: str,
+    unknown: RelationUnknown | None = None,
 ) -> tuple[Relation | None, str | None, str]:
     """(relation, sentence, "ok" | "wrong" | "unchecked") for a pin whose existence is known."""
     tag = f"{locate.name}:{track}"
@@ -426,7 +431,8 @@ def _relate(
                 return Relation.NOT_IN_REGISTRY, _dangling(digest), "wrong"
             return (
                 None,
-                f"differs from {tag} ({truth.digest}); how they relate could not be read",
+                f"differs from {tag} ({truth.digest}); "
+                + (unknown_sentence(unknown) if unknown else "how they relate could not be read"),
                 "unchecked",
             )
         if diagnosis.relation is Relation.OTHER_IMAGE:

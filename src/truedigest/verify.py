@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, assert_never
 
 from truedigest.digest import Digest
+from truedigest.errors import TruedigestError
 from truedigest.models import (
     PROBLEM_STATUSES,
     Observation,
@@ -30,8 +31,34 @@ class Diagnosis:
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RelationUnknown:
+    """The registry could not be asked how a digest relates (401, 429, 5xx …).
+
+    The disagreement stands regardless; `reason` goes into the detail, `cause`
+    (the error's class and hint) is what `-v` adds.
+    """
+
+    reason: str
+    cause: str | None = None
+
+    @classmethod
+    def from_error(cls, exc: TruedigestError) -> RelationUnknown:
+        cause = type(exc).__name__
+        if exc.__cause__ is not None:
+            cause += f" (caused by {type(exc.__cause__).__name__})"
+        if exc.instance_hint:
+            cause += f"; hint: {exc.instance_hint}"
+        return cls(reason=exc.message, cause=cause)
+
+
+Relating = Diagnosis | RelationUnknown
+"""What an oracle answers for one digest: a relation, or why none could be worked out."""
+
+
 class RelationOracle(Protocol):
-    def relate(self, claimed: Digest) -> Diagnosis | None: ...
+    def relate(self, claimed: Digest) -> Relating | None:
+        """None: not asked (the mismatch is reported without a relation)."""
 
 
 def evaluate(
@@ -82,16 +109,41 @@ def _judge(
         return obs
     if obs.digest == truth:
         return replace(obs, relation=Relation.IDENTICAL)
-    diagnosis = oracle.relate(obs.digest) if oracle is not None else None
+    answer = oracle.relate(obs.digest) if oracle is not None else None
     status = Status.MISMATCH if obs.status in (Status.OK, Status.MISMATCH) else obs.status
-    sentence = explain(obs, truth, truth_source, diagnosis)
+    extra = obs.extra
+    if isinstance(answer, RelationUnknown):
+        diagnosis = None
+        sentence = f"{explain(obs, truth, truth_source, None)}; {unknown_sentence(answer)}"
+        extra = {**extra, RELATION_CAUSE: answer.cause or answer.reason}
+    else:
+        diagnosis = answer
+        sentence = explain(obs, truth, truth_source, diagnosis)
     detail = sentence if not obs.detail else f"{obs.detail}; {sentence}"
     return replace(
         obs,
         status=status,
         relation=diagnosis.relation if diagnosis else None,
         detail=detail,
+        extra=extra,
     )
+
+
+RELATION_CAUSE = "relation_error"
+"""Extra key of a source whose relation could not be worked out: the error behind it."""
+
+
+def unknown_sentence(unknown: RelationUnknown) -> str:
+    return f"how it relates to the truth is unknown: {unknown.reason}"
+
+
+def relation_causes(report: Report) -> list[str]:
+    """`-v` lines: for each source whose relation is unknown, the error behind it."""
+    return [
+        f"cause: {obs.id}: relation unknown: {obs.extra[RELATION_CAUSE]}"
+        for obs in report.sources
+        if obs.extra.get(RELATION_CAUSE)
+    ]
 
 
 def _compare_without_truth(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
 
 from truedigest.digest import Digest
 from truedigest.errors import NotFoundError, RegistryError, TruedigestError
 from truedigest.models import Manifest, Observation, Platform, Relation, SourceKind, Status
 from truedigest.reference import ImageRef
 from truedigest.registry import RegistryClient, Resolved
-from truedigest.verify import Diagnosis
+from truedigest.verify import Diagnosis, Relating, RelationUnknown
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def observe_image(
@@ -54,6 +60,32 @@ def observe_image(
     ), resolved
 
 
+class _Once(Generic[K, V]):
+    """A per-key memo: each key is computed once, by the first thread that asks.
+
+    The lock guards only the table of futures, never the computation, so lookups of
+    different keys run in parallel while a second caller of a key in flight waits for
+    the first one's answer (or its exception) instead of fetching it again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # handed to every waiter, re-raised below
+                future.set_exception(exc)
+        return future.result()
+
+
 class RegistryDiagnoser:
     """Works out how a claimed digest relates to the truth, with as few requests as it can.
 
@@ -61,29 +93,35 @@ class RegistryDiagnoser:
     truth's own config (in memory), GET the claimed digest as a manifest (exists?
     an index containing the truth?), then the configs of the index's children,
     then HEAD it as a blob (to say what a dangling digest probably was).
+
+    Thread-safe: concurrent lookups of different digests fetch concurrently; each
+    manifest is fetched at most once per diagnoser.
     """
 
     def __init__(self, client: RegistryClient, truth: Resolved) -> None:
         self.client = client
         self.truth = truth
         self.repo = truth.ref
-        self._memo: dict[Digest, Diagnosis | None] = {}
-        self._lock = threading.Lock()
-        self._children_configs: dict[Digest, str | None] | None = None
+        self._relations: _Once[Digest, Relating] = _Once()
+        self._manifests: _Once[Digest, Manifest] = _Once()
+        self._configs: _Once[Digest, dict[Digest, str]] = _Once()
 
-    def relate(self, claimed: Digest) -> Diagnosis | None:
-        """None when the registry could not be asked (the mismatch stands regardless)."""
-        with self._lock:
-            if claimed not in self._memo:
-                try:
-                    self._memo[claimed] = self._relate(claimed)
-                except TruedigestError:
-                    self._memo[claimed] = None
-            return self._memo[claimed]
+    def relate(self, claimed: Digest) -> Relating:
+        """A relation, or why none could be worked out (the mismatch stands regardless)."""
+        return self._relations.get(claimed, lambda: self._relate_or_unknown(claimed))
+
+    def _relate_or_unknown(self, claimed: Digest) -> Relating:
+        try:
+            return self._relate(claimed)
+        except TruedigestError as exc:
+            return RelationUnknown.from_error(exc)
+
+    def _manifest(self, digest: Digest) -> Manifest:
+        return self._manifests.get(digest, lambda: self.client.get_manifest(self.repo, digest))
 
     def _truth_manifest(self) -> Manifest:
         if self.truth.manifest is None:
-            return self.client.get_manifest(self.repo, self.truth.digest)
+            return self._manifest(self.truth.digest)
         return self.truth.manifest
 
     def _relate(self, claimed: Digest) -> Diagnosis:
@@ -103,7 +141,7 @@ class RegistryDiagnoser:
         if config is not None and config.digest == claimed:
             return Diagnosis(Relation.CONFIG_DIGEST, platform=_plat(self.truth.platform))
         try:
-            other = self.client.get_manifest(self.repo, claimed)
+            other = self._manifest(claimed)
         except NotFoundError:
             other = None
         except RegistryError as exc:
@@ -134,7 +172,7 @@ class RegistryDiagnoser:
         """With --platform: is `claimed` another platform's child of the same index?"""
         if self.truth.index_digest is None:
             return None
-        parent = self.client.get_manifest(self.repo, self.truth.index_digest)
+        parent = self._manifest(self.truth.index_digest)
         for child in parent.children:
             if child.digest == claimed and child.platform is not None:
                 return f"the {child.platform} image of the same index, not {self.truth.platform}"
@@ -142,17 +180,17 @@ class RegistryDiagnoser:
 
     def _child_config_platform(self, index: Manifest, claimed: Digest) -> str | None:
         """The platform whose config blob is `claimed` ('' if unknown), else None."""
-        if self._children_configs is None:
-            configs: dict[Digest, str | None] = {}
-            for child in index.children:
-                if child.is_attestation or (child.platform and child.platform.is_unknown):
-                    continue
-                manifest = self.client.get_manifest(self.repo, child.digest)
-                cfg = manifest.config
-                if cfg is not None:
-                    configs[cfg.digest] = str(child.platform) if child.platform else ""
-            self._children_configs = configs
-        return self._children_configs.get(claimed)
+        return self._configs.get(index.digest, lambda: self._children_configs(index)).get(claimed)
+
+    def _children_configs(self, index: Manifest) -> dict[Digest, str]:
+        configs: dict[Digest, str] = {}
+        for child in index.children:
+            if child.is_attestation or (child.platform and child.platform.is_unknown):
+                continue
+            cfg = self._manifest(child.digest).config
+            if cfg is not None:
+                configs[cfg.digest] = str(child.platform) if child.platform else ""
+        return configs
 
 
 def _hint(exc: TruedigestError) -> dict[str, object]:
