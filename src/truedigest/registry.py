@@ -37,11 +37,19 @@ from truedigest.models import (
     Platform,
 )
 from truedigest.reference import ImageRef
-from truedigest.transport import MANIFEST_CAP, ClientOptions, Response, Transport, build_client
+from truedigest.transport import (
+    MANIFEST_LIMIT,
+    ClientOptions,
+    Limit,
+    Response,
+    Transport,
+    build_client,
+)
 
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
 CONFIG_CAP = 4 * 1024 * 1024
 TAGS_CAP = 16 * 1024 * 1024
+TAGS_PAGE_LIMIT = Limit("tag list page", TAGS_CAP)
 _AUTH_ROUNDS = 3
 _CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}$")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -120,7 +128,7 @@ class RegistryClient:
             "GET",
             f"/v2/{ref.repository}/manifests/{target}",
             accept=ACCEPT_MANIFESTS,
-            cap=MANIFEST_CAP,
+            limit=MANIFEST_LIMIT,
             what=f"manifest {shown}",
         )
         if resp.status == 404:
@@ -258,15 +266,18 @@ class RegistryClient:
             )
         return Resolved(ref, header, media_type, int(length), header)
 
-    def get_blob(self, ref: ImageRef, digest: Digest, *, cap: int = CONFIG_CAP) -> bytes:
-        """GET a (small) blob, verified against its digest."""
+    def get_blob(
+        self, ref: ImageRef, digest: Digest, *, cap: int = CONFIG_CAP, kind: str = "config blob"
+    ) -> bytes:
+        """GET a (small) blob, verified against its digest; over `cap` bytes is an error
+        that names the blob's `kind`."""
         shown = f"{ref.name}@{digest}"
         resp = self._call(
             ref,
             "GET",
             f"/v2/{ref.repository}/blobs/{digest}",
             accept="*/*",
-            cap=cap,
+            limit=Limit(kind, cap),
             what=f"blob {shown}",
         )
         if resp.status == 404:
@@ -282,7 +293,7 @@ class RegistryClient:
             "HEAD",
             f"/v2/{ref.repository}/blobs/{digest}",
             accept="*/*",
-            cap=sys.maxsize,  # a HEAD reads no body, and a layer may be any size
+            limit=Limit("blob", sys.maxsize),  # a HEAD reads no body; a layer may be any size
             what=f"blob {ref.name}@{digest}",
         )
         if resp.status == 404:
@@ -319,7 +330,7 @@ class RegistryClient:
                 "GET",
                 path,
                 accept="application/json",
-                cap=TAGS_CAP,
+                limit=TAGS_PAGE_LIMIT,
                 what=f"tags of {ref.name}",
             )
             if resp.status == 404:
@@ -345,6 +356,7 @@ class RegistryClient:
             "GET",
             f"/v2/{ref.repository}/referrers/{digest}",
             accept=OCI_INDEX,
+            limit=Limit("referrers index", MANIFEST_LIMIT.cap),
             what=f"referrers of {ref.name}@{digest}",
         )
         if resp.status == 200 and resp.body:
@@ -383,7 +395,7 @@ class RegistryClient:
         path: str,
         *,
         accept: str,
-        cap: int = MANIFEST_CAP,
+        limit: Limit = MANIFEST_LIMIT,
         what: str,
     ) -> Response:
         """One logical request: auth rounds on 401, redirects and retries below."""
@@ -392,7 +404,7 @@ class RegistryClient:
         headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
         with self._slot(ref.registry):
             for attempt in range(_AUTH_ROUNDS):
-                resp = self.transport.request(method, url, headers=headers, cap=cap, what=what)
+                resp = self.transport.request(method, url, headers=headers, limit=limit, what=what)
                 if resp.status != 401:
                     break
                 if attempt == _AUTH_ROUNDS - 1:

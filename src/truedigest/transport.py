@@ -25,13 +25,43 @@ from pathlib import Path
 import httpx
 
 from truedigest import __version__, redact
-from truedigest.errors import ManifestTooLargeError, NetworkError, RegistryError, TLSError
+from truedigest.errors import (
+    BodyTooLargeError,
+    NetworkError,
+    RegistryError,
+    TLSError,
+    format_size,
+)
 
 USER_AGENT = f"truedigest/{__version__}"
 MANIFEST_CAP = 4 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD"})
 MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """What a response body is, and the most decoded bytes it may hold.
+
+    Callers of `Transport.request` pass one, so an over-cap error names what was
+    capped: `Limit("token response", 1 << 20)`, `Limit("CP pin table", 32 << 20)`.
+    """
+
+    kind: str
+    cap: int
+
+    def exceeded(self, subject: str, size: int | None = None) -> BodyTooLargeError:
+        """The error for a body over this limit; `subject` says whose body it was."""
+        cap = format_size(self.cap)
+        if size is not None:
+            message = f"{subject} is {size} bytes, over the {cap} {self.kind} cap"
+        else:
+            message = f"{subject} is larger than the {cap} {self.kind} cap"
+        return BodyTooLargeError(message, kind=self.kind, cap=self.cap)
+
+
+MANIFEST_LIMIT = Limit("manifest", MANIFEST_CAP)
 
 
 class Secret:
@@ -192,16 +222,24 @@ class Transport:
         url: str | httpx.URL,
         *,
         headers: Mapping[str, str] | None = None,
-        cap: int = MANIFEST_CAP,
+        limit: Limit | None = None,
+        cap: int | None = None,
         data: Mapping[str, str] | None = None,
         follow: bool = True,
         what: str = "",
     ) -> Response:
-        """Send, retrying and following redirects; return status, headers and body."""
+        """Send, retrying and following redirects; return status, headers and body.
+
+        `limit` says what the body is and caps its decoded size (errors name it);
+        `what` names the thing read for messages (`manifest app:v1`). A bare `cap`
+        is a limit of kind "response"; neither means a manifest's limit.
+        """
+        if limit is None:
+            limit = MANIFEST_LIMIT if cap is None else Limit(what or "response", cap)
         current = httpx.URL(url)
         hdrs = dict(headers or {})
         for _ in range(MAX_REDIRECTS + 1):
-            resp = self._send_with_retry(method, current, hdrs, cap, data, what)
+            resp = self._send_with_retry(method, current, hdrs, limit, data, what)
             if not (follow and method in IDEMPOTENT and resp.status in (301, 302, 303, 307, 308)):
                 return resp
             location = resp.headers.get("location")
@@ -224,7 +262,7 @@ class Transport:
         method: str,
         url: httpx.URL,
         headers: Mapping[str, str],
-        cap: int,
+        limit: Limit,
         data: Mapping[str, str] | None,
         what: str,
     ) -> Response:
@@ -234,7 +272,7 @@ class Transport:
         while True:
             attempt += 1
             try:
-                resp = self._send_once(method, url, headers, cap, data, what)
+                resp = self._send_once(method, url, headers, limit, data, what)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = _network_error(url, exc)
                 delay = self._backoff(attempt)
@@ -260,28 +298,26 @@ class Transport:
         method: str,
         url: httpx.URL,
         headers: Mapping[str, str],
-        cap: int,
+        limit: Limit,
         data: Mapping[str, str] | None,
         what: str,
     ) -> Response:
+        cap = limit.cap
+        subject = what or _where(url)
         request = self.client.build_request(method, url, headers=headers, data=data)
         self.stats.count(url.netloc.decode("ascii", "replace"))
         resp = self.client.send(request, stream=True)
         try:
             declared = resp.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > cap:
-                raise ManifestTooLargeError(
-                    f"{what or _where(url)} is {int(declared)} bytes, over the {cap} byte cap"
-                )
+                raise limit.exceeded(subject, int(declared))
             chunks: list[bytes] = []
             total = 0
             if method != "HEAD":
                 for chunk in resp.iter_bytes():
                     total += len(chunk)
                     if total > cap:
-                        raise ManifestTooLargeError(
-                            f"{what or _where(url)} is larger than the {cap} byte cap"
-                        )
+                        raise limit.exceeded(subject)
                     chunks.append(chunk)
             return Response(resp.status_code, resp.headers, b"".join(chunks), url)
         finally:
