@@ -45,20 +45,19 @@ def read_input(
     `error` (exit 2) with one line naming `what` and the path."""
     text = os.fspath(path)
     if allow_stdin and text == STDIN:
-        data = sys.stdin.buffer.read(cap + 1)
-        if len(data) > cap:
-            raise error(f"{what}: standard input is larger than {_human(cap)}")
-        return data
+        return _read_stdin(what=what, cap=cap, error=error)
     try:
         fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise error(f"{what}: {text!r} does not exist") from None
+        raise error(f"{what}: no such file {text!r}") from None
     except IsADirectoryError:
         raise error(f"{what}: {text!r} is a directory, not a file") from None
     except PermissionError:
         raise error(f"{what}: {text!r} cannot be read (permission denied)") from None
     except OSError as exc:
         raise error(f"{what}: {text!r} cannot be opened ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the path
+        raise error(f"{what}: {text!r} is not a usable path") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -81,6 +80,26 @@ def read_input(
         raise error(f"{what}: {text!r} cannot be read ({exc.strerror})") from None
     finally:
         os.close(fd)
+
+
+def _read_stdin(*, what: str, cap: int, error: type[UsageError]) -> bytes:
+    """At most `cap` bytes of standard input (which the user chose with `-`)."""
+    stream = sys.stdin
+    if stream is None:  # started with stdin closed (`<&-`)
+        raise error(f"{what}: standard input is closed")
+    try:
+        data = stream.buffer.read(cap + 1)
+    except (OSError, ValueError, AttributeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not readable"
+        raise error(f"{what}: standard input cannot be read ({reason})") from None
+    if len(data) > cap:
+        raise error(f"{what}: standard input is larger than {_human(cap)}")
+    return data
+
+
+def describe_mode(mode: int) -> str:
+    """What a file of this `st_mode` is, with an article: "a FIFO", "a directory"."""
+    return _kind(mode)
 
 
 def _kind(mode: int) -> str:

@@ -454,7 +454,7 @@ def test_a_repeated_image_is_one_source(fake: Fake, current: Image) -> None:
 def test_missing_pin_file_is_a_usage_error_before_any_request(fake: Fake, tmp_path: Path) -> None:
     result = invoke(["--image", REF, "--pin-file", str(tmp_path / "absent.yaml")])
 
-    assert_usage(result, "pin file", "no such file")
+    assert_usage(result, "--pin-file", "no such file")
     assert fake.requests == []
 
 

@@ -386,7 +386,7 @@ def test_unusable_pin_file(
     assert err.exit_code == ExitCode.USAGE
     assert int(err.exit_code) == 2
     assert str(path) in err.message
-    assert "pin file" in err.message
+    assert "--pin-file" in err.message
     assert fragment in err.message
     assert "\n" not in err.message
     assert err.instance_hint

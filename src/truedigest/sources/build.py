@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from truedigest import jsonutil
+from truedigest import fileio, jsonutil
 from truedigest.digest import Digest, clip
 from truedigest.errors import InputFileError, InvalidDigestError, InvalidReferenceError
 from truedigest.reference import ImageRef, parse_reference
@@ -40,8 +40,14 @@ __all__ = [
     "read_input_text",
 ]
 
-MAX_INPUT_BYTES = 16 * 1024 * 1024
-"""Input files larger than this are refused without being read whole."""
+MAX_INPUT_BYTES = fileio.DEFAULT_CAP
+"""Input files larger than this (16 MiB) are refused without being read whole."""
+STDIN_FLAGS = ("--build-metadata", "--build-log", "--digest-file")
+"""The flags whose value `-` means standard input (one build source per run)."""
+_MAX_LISTED = 10
+
+LAYOUT_MARKER_CAP = 64 * 1024
+"""The `oci-layout` marker file holds one small JSON object."""
 
 DIGEST_KEY = "containerimage.digest"
 DESCRIPTOR_KEY = "containerimage.descriptor"
@@ -108,8 +114,8 @@ def from_digest(text: str) -> BuildClaim:
 
 def from_metadata(path: Path, *, image: ImageRef, target: str | None) -> BuildClaim:
     """buildx `--metadata-file` output, from `buildx build` or `buildx bake`."""
-    label = f"build metadata file {path}"
-    data = _load_json(path, what="build metadata file", hint=_METADATA_HINT)
+    label = _label("--build-metadata", path)
+    data = _load_json(path, what="--build-metadata", hint=_METADATA_HINT, allow_stdin=True)
     if not isinstance(data, dict):
         raise InputFileError(
             f"{label}: a JSON {_json_type(data)}, not an object", hint=_METADATA_HINT
@@ -286,8 +292,8 @@ class _Push:
 
 def from_push_log(path: Path, *, image: ImageRef) -> BuildClaim:
     """`docker push` (or buildkit `--push`) output: the entry for the image's tag."""
-    label = f"build log {path}"
-    text = read_input_text(path, what="build log", hint=_LOG_HINT)
+    label = _label("--build-log", path)
+    text = read_input_text(path, what="--build-log", hint=_LOG_HINT, allow_stdin=True)
     pushes = _scan_push_log(text, label=label)
     if not pushes:
         raise InputFileError(
@@ -316,7 +322,7 @@ def from_push_log(path: Path, *, image: ImageRef) -> BuildClaim:
     found = sorted({p.tag or "(no tag)" for p in scoped})
     expected = repr(image.tag) if image.tag is not None else "none (--image has no tag)"
     raise InputFileError(
-        f"{label}: {len(distinct_entries)} pushes (tags {', '.join(found)}) and none of "
+        f"{label}: {len(distinct_entries)} pushes (tags {_listed(found)}) and none of "
         f"tag {expected}",
         hint="pass --image with the tag the log pushed, or a log of that one push",
     )
@@ -381,14 +387,18 @@ def _log_claim(push: _Push, path: Path, note: str) -> BuildClaim:
 
 def from_digest_file(path: Path) -> BuildClaim:
     """podman/buildah `--digestfile`: the whole file is one digest."""
-    label = f"digest file {path}"
-    text = read_input_text(path, what="digest file", hint=_DIGEST_FILE_HINT)
+    label = _label("--digest-file", path)
+    text = read_input_text(path, what="--digest-file", hint=_DIGEST_FILE_HINT, allow_stdin=True)
     content = text.strip()
     if not content:
         raise InputFileError(f"{label}: is empty", hint=_DIGEST_FILE_HINT)
     if len(content.split()) > 1:
         raise InputFileError(
             f"{label}: holds {len(content.split())} words, not one digest", hint=_DIGEST_FILE_HINT
+        )
+    if len(content) > 200:
+        raise InputFileError(
+            f"{label}: holds {len(content)} characters, not one digest", hint=_DIGEST_FILE_HINT
         )
     digest = _parse_digest(content, context=label, hint=_DIGEST_FILE_HINT)
     return BuildClaim(kind="digest-file", digest=digest, where=str(path))
@@ -409,35 +419,36 @@ class _Entry:
 
 def from_oci_layout(path: Path, *, image: ImageRef) -> BuildClaim:
     """An OCI image layout directory: the `index.json` entry named by the image's tag."""
-    label = f"OCI layout {path}"
+    label = _label("--oci-layout", path)
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise InputFileError(f"{label}: no such directory", hint=_LAYOUT_HINT) from None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise InputFileError(
             f"{label}: cannot read ({_os_reason(exc)})", hint=_LAYOUT_HINT
-        ) from exc
+        ) from None
     if not stat.S_ISDIR(st.st_mode):
+        kind = "a file" if stat.S_ISREG(st.st_mode) else fileio.describe_mode(st.st_mode)
         raise InputFileError(
-            f"{label}: is a file, not a directory",
+            f"{label}: is {kind}, not a directory",
             hint="an OCI layout is a directory; extract a tar first "
             "(`mkdir layout && tar -xf FILE -C layout`)",
         )
     marker = path / "oci-layout"
-    if not marker.exists():
+    if not marker.exists() and not marker.is_symlink():
         raise InputFileError(
             f"{label}: no oci-layout file, so not an OCI image layout", hint=_LAYOUT_HINT
         )
-    layout = _load_json(marker, what="OCI layout file", hint=_LAYOUT_HINT)
+    layout = _load_json(marker, what="--oci-layout", hint=_LAYOUT_HINT, cap=LAYOUT_MARKER_CAP)
     version = layout.get("imageLayoutVersion") if isinstance(layout, dict) else None
     if not isinstance(version, str) or not version:
         raise InputFileError(
-            f"OCI layout file {marker}: no imageLayoutVersion string", hint=_LAYOUT_HINT
+            f"{_label('--oci-layout', marker)}: no imageLayoutVersion string", hint=_LAYOUT_HINT
         )
     index_path = path / "index.json"
-    index_label = f"OCI layout index {index_path}"
-    index = _load_json(index_path, what="OCI layout index", hint=_LAYOUT_HINT)
+    index_label = _label("--oci-layout", index_path)
+    index = _load_json(index_path, what="--oci-layout", hint=_LAYOUT_HINT)
     if not isinstance(index, dict):
         raise InputFileError(
             f"{index_label}: a JSON {_json_type(index)}, not an object", hint=_LAYOUT_HINT
@@ -510,54 +521,48 @@ def _choose_layout_entry(entries: Sequence[_Entry], image: ImageRef, label: str)
             if tier:
                 raise InputFileError(
                     f"{label}: {len(tier)} manifests named for tag {tag!r} with different "
-                    f"digests ({', '.join(_ref_names(tier))})",
+                    f"digests ({_listed(_ref_names(tier))})",
                     hint="keep one image per tag in the layout",
                 )
     if len(entries) == 1:
         return entries[0]
     expected = repr(tag) if tag is not None else "none (--image has no tag)"
     raise InputFileError(
-        f"{label}: {len(entries)} manifests ({', '.join(_ref_names(entries))}) and none named "
+        f"{label}: {len(entries)} manifests ({_listed(_ref_names(entries))}) and none named "
         f"for tag {expected}",
         hint=f"pass --image with one of the tags in {REF_NAME_ANNOTATION}",
     )
 
 
 def _ref_names(entries: Sequence[_Entry]) -> list[str]:
-    return [e.ref_name or f"manifests[{e.index}] (no ref.name)" for e in entries]
+    return [clip(e.ref_name or f"manifests[{e.index}] (no ref.name)", 80) for e in entries]
 
 
 # --- shared helpers -------------------------------------------------------------------
 
 
-def read_input_text(path: Path, *, what: str, hint: str) -> str:
-    """The text of a user-supplied input file, or `InputFileError` naming it.
+def read_input_text(
+    path: Path,
+    *,
+    what: str,
+    hint: str,
+    cap: int = MAX_INPUT_BYTES,
+    allow_stdin: bool = False,
+) -> str:
+    """The text of a user-supplied input file, or `InputFileError` naming `what` (the
+    flag) and the file.
 
-    Refuses directories, files over 16 MiB (checked before reading, and by reading
-    at most one byte more than the limit, so a pipe cannot exhaust memory), binary
+    The bytes come from `fileio.read_input`: a regular file only (a FIFO, a device such
+    as /dev/zero, a directory or a socket is refused without blocking), at most `cap`
+    bytes (16 MiB), `-` for standard input only with `allow_stdin`. Then refuses binary
     content (NUL bytes) and text that is not UTF-8 (or UTF-16 with a BOM, as
     PowerShell writes). The result may be empty.
     """
-    label = f"{what} {path}"
+    label = _label(what, path)
     try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputFileError(f"{label}: no such file", hint=hint) from None
-    except OSError as exc:
-        raise InputFileError(f"{label}: cannot read ({_os_reason(exc)})", hint=hint) from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise InputFileError(f"{label}: is a directory, not a file", hint=hint)
-    if stat.S_ISREG(st.st_mode) and st.st_size > MAX_INPUT_BYTES:
-        raise InputFileError(
-            f"{label}: {st.st_size} bytes, over the 16 MiB limit for input files", hint=hint
-        )
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise InputFileError(f"{label}: cannot read ({_os_reason(exc)})", hint=hint) from exc
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputFileError(f"{label}: over the 16 MiB limit for input files", hint=hint)
+        data = fileio.read_input(path, what=what, cap=cap, allow_stdin=allow_stdin)
+    except InputFileError as exc:
+        raise InputFileError(exc.message, hint=hint) from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -575,9 +580,19 @@ def read_input_text(path: Path, *, what: str, hint: str) -> str:
         ) from None
 
 
-def _load_json(path: Path, *, what: str, hint: str) -> object:
-    label = f"{what} {path}"
-    text = read_input_text(path, what=what, hint=hint)
+def _label(what: str, path: Path) -> str:
+    """`--flag 'path'` (or `--flag (standard input)`): one line, whatever the path holds."""
+    text = str(path)
+    if text == fileio.STDIN and what in STDIN_FLAGS:
+        return f"{what} (standard input)"
+    return f"{what} {clip(repr(text), 200)}"
+
+
+def _load_json(
+    path: Path, *, what: str, hint: str, cap: int = MAX_INPUT_BYTES, allow_stdin: bool = False
+) -> object:
+    label = _label(what, path)
+    text = read_input_text(path, what=what, hint=hint, cap=cap, allow_stdin=allow_stdin)
     if not text.strip():
         raise InputFileError(f"{label}: is empty", hint=hint)
     try:
@@ -586,8 +601,15 @@ def _load_json(path: Path, *, what: str, hint: str) -> object:
         raise InputFileError(
             f"{label}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", hint=hint
         ) from None
-    except ValueError as exc:  # nested too deeply
+    except ValueError as exc:  # nested too deeply, NaN, out-of-range numbers
         raise InputFileError(f"{label}: not usable JSON ({exc})", hint=hint) from None
+
+
+def _listed(names: Iterable[str]) -> str:
+    """At most ten names, then how many more: an error stays one readable line."""
+    items = list(names)
+    shown = ", ".join(items[:_MAX_LISTED])
+    return shown if len(items) <= _MAX_LISTED else f"{shown} … and {len(items) - _MAX_LISTED} more"
 
 
 def _parse_digest(text: str, *, context: str, hint: str) -> Digest:
@@ -605,7 +627,7 @@ def _try_reference(text: str) -> ImageRef | None:
 
 
 def _names(mapping: Mapping[str, object]) -> str:
-    return ", ".join(repr(name) for name in sorted(mapping))
+    return _listed(clip(repr(name), 80) for name in sorted(mapping))
 
 
 def _json_type(value: object) -> str:
@@ -626,5 +648,5 @@ def _json_type(value: object) -> str:
             return type(value).__name__
 
 
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+def _os_reason(exc: OSError | ValueError) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__

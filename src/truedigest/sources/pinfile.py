@@ -82,9 +82,11 @@ def scan_file(path: Path, *, repo: ImageRef | None) -> PinScan:
 
     Without `repo`, broken references count only for a repository that also has a
     well-formed pin in the file (else any `x@sha256:` typo in a comment would).
-    An unusable file raises InputFileError (a usage error, exit 2).
+    An unusable file (missing, not a regular file — a FIFO, a device, a directory —,
+    over 16 MiB, binary, not UTF-8) raises InputFileError (a usage error, exit 2)
+    naming `--pin-file`; `-` is a file name here, never standard input.
     """
-    text = read_input_text(path, what="pin file", hint=_PIN_FILE_HINT)
+    text = read_input_text(path, what="--pin-file", hint=_PIN_FILE_HINT)
     pins = tuple(p for p in scan_text(text, path) if repo is None or p.ref.same_repository(repo))
     wanted = [repo] if repo is not None else [p.ref for p in pins]
     malformed = tuple(
