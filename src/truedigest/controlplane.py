@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -11,12 +12,14 @@ from typing import Any
 import httpx
 
 from truedigest import jsonutil
-from truedigest.errors import ControlPlaneError, UsageError
-from truedigest.transport import Secret, Transport, redact_url
+from truedigest.errors import BodyTooLargeError, ControlPlaneError, CPTokenError, UsageError
+from truedigest.transport import Limit, Secret, Transport, redact_url
 
 DEFAULT_CP_PATH = "/cp/admin/runtime-image"
 DEFAULT_TOKEN_ENV = "CP_ADMIN_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 PIN_BODY_CAP = 32 * 1024 * 1024
+"""A CP pin table (the decoded body) larger than this is refused (exit 3)."""
+PIN_TABLE_LIMIT = Limit("CP pin table", PIN_BODY_CAP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,16 @@ def parse_token_env_option(text: str) -> tuple[str, str]:
 
 
 def build_targets(
-    cps: list[tuple[str, str]], token_envs: list[tuple[str, str]], path: str
+    cps: list[tuple[str, str]],
+    token_envs: list[tuple[str, str]],
+    path: str,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> list[CPTarget]:
+    """The CP targets of the command line; a token variable that is set but cannot be a
+    token (a pasted smart quote, a control character) is a usage error naming the
+    variable, before any request. An unset variable is left to `fetch` (that CP could
+    not be checked: exit 3)."""
     names = [n for n, _ in cps]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
@@ -106,7 +117,36 @@ def build_targets(
     unknown = sorted(set(env_by_name) - set(names))
     if unknown:
         raise UsageError(f"--cp-token-env names a CP that no --cp defines: {', '.join(unknown)}")
-    return [CPTarget(n, u, env_by_name.get(n, DEFAULT_TOKEN_ENV), path) for n, u in cps]
+    targets = [CPTarget(n, u, env_by_name.get(n, DEFAULT_TOKEN_ENV), path) for n, u in cps]
+    values = os.environ if env is None else env
+    for target in targets:
+        value = values.get(target.token_env, "")
+        if value.strip():
+            check_token(target, value)
+    return targets
+
+
+def check_token(target: CPTarget, value: str) -> Secret:
+    """`value` (from `target.token_env`) as a Secret, or CPTokenError (exit 2) naming the
+    variable and the position of the first character a bearer token cannot hold —
+    never the value itself. Surrounding whitespace (a trailing newline) is dropped."""
+    token = value.strip()
+    secret = Secret(token)  # registered for redaction even when refused
+    for position, char in enumerate(token, start=1):
+        if "!" <= char <= "~":
+            continue
+        if char.isspace():
+            kind = "whitespace"
+        elif not char.isascii():
+            kind = "a non-ASCII character (a pasted smart quote?)"
+        else:
+            kind = "a control character"
+        raise CPTokenError(
+            f"CP {target.name}: the token in {target.token_env} holds {kind} at position "
+            f"{position}; a bearer token is printable ASCII",
+            hint=f"re-copy the token into {target.token_env} as plain text",
+        )
+    return secret
 
 
 class CPClient:
@@ -122,20 +162,30 @@ class CPClient:
                 hint=f"export {target.token_env}, or name another with --cp-token-env "
                 f"{target.name}=VAR",
             )
-        return Secret(value.strip())
+        return check_token(target, value)
 
     def fetch(self, target: CPTarget) -> PinTable:
         """GET the pin table; every failure shape becomes a ControlPlaneError (exit 3)."""
         token = self.token_for(target)
         where = f"CP {target.name} ({redact_url(httpx.URL(target.endpoint))})"
-        resp = self.transport.request(
-            "GET",
-            target.endpoint,
-            headers={"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"},
-            cap=PIN_BODY_CAP,
-            follow=False,
-            what=where,
-        )
+        try:
+            resp = self.transport.request(
+                "GET",
+                target.endpoint,
+                headers={
+                    "Authorization": f"Bearer {token.reveal()}",
+                    "Accept": "application/json",
+                },
+                limit=PIN_TABLE_LIMIT,
+                follow=False,
+                what=where,
+            )
+        except BodyTooLargeError as exc:
+            raise ControlPlaneError(
+                exc.message,
+                hint="a pin table is a few KiB; check --cp URL and --cp-path "
+                "(this is not the runtime-image endpoint, or the CP is misbehaving)",
+            ) from None
         if resp.status in (401, 403):
             raise ControlPlaneError(
                 f"{where} answered HTTP {resp.status}: the token from {target.token_env} "
@@ -157,11 +207,13 @@ class CPClient:
             )
         try:
             data = jsonutil.loads(resp.body)
-        except ValueError:
+        except ValueError as exc:
             kind = resp.headers.get("content-type", "unknown").split(";")[0]
+            reason = str(exc) if str(exc).startswith("JSON ") else "malformed JSON"
             raise ControlPlaneError(
-                f"{where} answered 200 with a body that is not JSON ({kind})",
-                hint="a login page or proxy error page answered instead of the CP API",
+                f"{where} answered 200 with a body that is not JSON ({kind}: {reason})",
+                hint="a login page or proxy error page answered instead of the CP API, "
+                "or the CP wrote NaN, Infinity or an out-of-range number",
             ) from None
         rows = _rows_of(data, where)
         return PinTable(target, tuple(rows))
@@ -193,12 +245,113 @@ def _rows_of(data: object, where: str) -> list[dict[str, Any]]:
     return list(items)
 
 
+# -- row fields: every one has a type; a wrong type makes the row malformed -----------
+
+REQUIRED_TEXT = ("template_name", "image_digest")
+"""Fields every row has, as non-empty strings."""
+OPTIONAL_TEXT = ("region", "image_ref")
+"""Fields that are non-empty strings when present (absent region means "global"); never null."""
+NULLABLE_TEXT = ("git_sha", "promoted_at", "promoted_by", "notes")
+"""Fields that are strings, null or absent."""
+ROW_FIELDS = (*REQUIRED_TEXT, *OPTIONAL_TEXT, *NULLABLE_TEXT)
+_SHOWN = 60
+
+
+def show_value(value: object) -> str:
+    """A field's value fit for a one-line message: JSON-like, ASCII, clipped."""
+    try:
+        text = json.dumps(value, ensure_ascii=True, allow_nan=False, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        text = ascii(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a value's type, with an article: "a number", "null"."""
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case dict():
+            return "an object"
+        case _:
+            return f"a {type(value).__name__}"
+
+
+def _is_text(value: str) -> bool:
+    """True for text that is valid Unicode (no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def field_problem(row: Mapping[str, Any], key: str) -> str | None:
+    """What is wrong with the type of one row field, or None."""
+    present = key in row
+    value = row.get(key)
+    if not present:
+        return f"the row has no {key}" if key in REQUIRED_TEXT else None
+    if value is None:
+        return None if key in NULLABLE_TEXT else f"{key} is null, not a string"
+    if not isinstance(value, str):
+        return f"{key} is {json_type(value)} ({show_value(value)}), not a string"
+    if not _is_text(value):
+        return f"{key} {show_value(value)} is not valid Unicode text"
+    if not value and key not in NULLABLE_TEXT:
+        return f"{key} is an empty string"
+    return None
+
+
+def row_problems(row: Mapping[str, Any]) -> list[str]:
+    """Every field of `row` whose type is wrong (empty when the row is well-typed).
+
+    A malformed row is never coerced (`region: 7` is not "global") and never matched:
+    callers report it as a broken pin (DESIGN §5, §9)."""
+    return [problem for key in ROW_FIELDS if (problem := field_problem(row, key)) is not None]
+
+
 def row_region(row: Mapping[str, Any]) -> str:
-    region = row.get("region")
-    return region if isinstance(region, str) and region else "global"
+    """The row's region: its string, "global" when absent, a marked display form when
+    its type is wrong (so it never equals a real region)."""
+    if "region" not in row:
+        return "global"
+    region = row["region"]
+    if isinstance(region, str) and region and _is_text(region):
+        return region
+    return f"<malformed: {show_value(region)}>"
 
 
 def select_rows(
     rows: tuple[dict[str, Any], ...], template: str, region: str
 ) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("template_name") == template and row_region(r) == region]
+    """The well-typed rows for (template, region)."""
+    return [
+        r
+        for r in rows
+        if r.get("template_name") == template and row_region(r) == region and not row_problems(r)
+    ]
+
+
+def malformed_rows(
+    rows: tuple[dict[str, Any], ...], template: str
+) -> list[tuple[int, dict[str, Any], list[str]]]:
+    """(position, row, problems) of each malformed row that may be `template`'s: its
+    template_name is `template`, or is no usable string (then nobody can tell whose it is)."""
+    out = []
+    for position, row in enumerate(rows):
+        problems = row_problems(row)
+        if not problems:
+            continue
+        name = row.get("template_name")
+        if name == template or not isinstance(name, str) or not name or not _is_text(name):
+            out.append((position, row, problems))
+    return out

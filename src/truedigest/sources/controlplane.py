@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from truedigest.controlplane import CPClient, CPTarget, PinTable, row_region, select_rows
+from truedigest.controlplane import (
+    ROW_FIELDS,
+    CPClient,
+    CPTarget,
+    PinTable,
+    field_problem,
+    malformed_rows,
+    row_region,
+    select_rows,
+    show_value,
+)
 from truedigest.digest import Digest
-from truedigest.errors import InvalidDigestError, InvalidReferenceError, TruedigestError
+from truedigest.errors import (
+    InvalidDigestError,
+    InvalidReferenceError,
+    TruedigestError,
+    UsageError,
+)
 from truedigest.models import Observation, SourceKind, Status
 from truedigest.reference import ImageRef, parse_reference
 
 ROW_KEYS = ("image_ref", "git_sha", "promoted_at", "promoted_by", "notes")
+_MAX_ROWS_SHOWN = 10
 
 
 def observe_cp(
@@ -25,6 +41,8 @@ def observe_cp(
 ) -> Observation:
     try:
         table = client.fetch(target)
+    except UsageError:
+        raise  # a token that cannot be one (exit 2), not a CP that could not be read
     except TruedigestError as exc:
         hint = {"hint": exc.instance_hint} if exc.instance_hint else {}
         return _obs(target, None, Status.ERROR, exc.message, hint)
@@ -48,6 +66,19 @@ def observe_rows(
     require_git_sha: bool = False,
 ) -> Observation:
     target = table.target
+    broken = malformed_rows(table.rows, template)
+    if broken:
+        # Never matched, never coerced: a row of the wrong shape is a broken pin (exit 1).
+        first_at, _, first_problems = broken[0]
+        more = f" (and {len(broken) - 1} more malformed rows)" if len(broken) > 1 else ""
+        return _obs(
+            target,
+            None,
+            Status.MISMATCH,
+            f"pin row {first_at} for template {template!r} is malformed: "
+            f"{'; '.join(first_problems)}{more}: a broken pin, never matched",
+            {"rows": [_row_extra(r) for _, r, _ in broken[:_MAX_ROWS_SHOWN]]},
+        )
     rows = select_rows(table.rows, template, region)
     if not rows:
         regions = sorted({row_region(r) for r in table.rows if r.get("template_name") == template})
@@ -117,7 +148,15 @@ def pin_problems(
     A row without git_sha passes a commit taken from a `sha-<7>` tag (many CPs do
     not record it), but not an explicit --git-sha (`require_git_sha`): fail closed.
     """
-    problems: list[str] = []
+    problems = [
+        problem
+        for key in ROW_FIELDS
+        if key not in ("template_name", "image_digest")
+        and (problem := field_problem(row, key)) is not None
+    ]
+    if problems:
+        problems[-1] += ": a malformed row, never matched"
+        return problems
     image_ref = row.get("image_ref")
     if image_ref is not None:
         problems.extend(_image_ref_problems(image_ref, digest, image))
@@ -159,14 +198,13 @@ def sha_matches(a: str, b: str) -> bool:
 
 
 def _row_extra(row: dict[str, Any]) -> dict[str, Any]:
-    extra: dict[str, Any] = {
-        "template_name": row.get("template_name"),
-        "region": row_region(row),
-        "image_digest": row.get("image_digest"),
-    }
-    for key in ROW_KEYS:
-        extra[key] = row.get(key)
-    return extra
+    """The row's fields for the report: a well-typed value as is, a malformed one as
+    its clipped JSON text (never coerced, never a structure of the CP's choosing)."""
+    extra: dict[str, Any] = {"region": row_region(row)}
+    for key in ("template_name", "image_digest", *ROW_KEYS):
+        value = row.get(key)
+        extra[key] = value if field_problem(row, key) is None else show_value(value)
+    return {k: extra[k] for k in ("template_name", "region", "image_digest", *ROW_KEYS)}
 
 
 def _obs(
