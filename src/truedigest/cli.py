@@ -34,6 +34,20 @@ class _Group(click.Group):
     """The one catch point: TruedigestError and click errors become `error:` + `hint:`."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run inside guarded stdout/stderr (`safeio`: the one place output is made);
+        a pass whose stdout was not delivered (closed, full, reader gone) exits 3."""
+        from truedigest import safeio
+
+        with safeio.guarded_streams() as streams:
+            try:
+                self._main(*args, **kwargs)
+                code = 0
+            except SystemExit as exc:
+                code = _exit_status(exc.code)
+            code = streams.settle(code, _print_error)
+        sys.exit(code)
+
+    def _main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         _VERBOSITY[0] = 0
         _DEFERRED.clear()
@@ -56,16 +70,13 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
-        except BrokenPipeError:  # `truedigest tags … | head`: the reader left, nothing to say
-            sys.stderr.close()
-            sys.exit(ExitCode.UNAVAILABLE)
         except Exception as exc:  # a bug, not bad input: still one line, still not a pass
             _print_error(
                 f"internal error: {type(exc).__name__} (nothing was verified)",
                 "rerun with -vv for the traceback and report it",
             )
             if _verbosity() >= 2:
-                click.echo("".join(traceback.format_exception(exc)), err=True)
+                _print_diagnostic("".join(traceback.format_exception(exc)))
             sys.exit(ExitCode.UNAVAILABLE)
         if isinstance(rv, int):
             sys.exit(rv)
@@ -79,11 +90,35 @@ def _click_hint(exc: click.ClickException) -> str:
     return "see `truedigest --help`"
 
 
+def _exit_status(code: object) -> int:
+    """sys.exit's argument as the process would report it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    _say(str(code))
+    return 1
+
+
+def _say(text: str) -> None:
+    """One line of talk on stderr: text from outside made safe, clipped with a count."""
+    from truedigest.safetext import one_line
+
+    click.echo(one_line(text), err=True)
+
+
 def _print_error(message: str, hint: str | None) -> None:
-    first = " ".join(message.split())
-    click.echo(f"error: {first}", err=True)
+    _say(f"error: {' '.join(message.split())}")
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        _say(f"hint: {hint}")
+
+
+def _print_diagnostic(text: str) -> None:
+    """A cause or traceback (-v, -vv): secrets and header values scrubbed, line by line."""
+    from truedigest.safetext import diagnostic_lines
+
+    for line in diagnostic_lines(text):
+        click.echo(line, err=True)
 
 
 def _report(exc: TruedigestError) -> None:
@@ -91,11 +126,12 @@ def _report(exc: TruedigestError) -> None:
     verbosity = _verbosity()
     if verbosity >= 1:
         for line in _DEFERRED:
-            click.echo(line, err=True)
-    if verbosity >= 1 and exc.__cause__ is not None:
-        click.echo(f"cause: {type(exc.__cause__).__name__}", err=True)
+            _say(line)
+    cause = exc.__cause__
+    if verbosity >= 1 and cause is not None:
+        _print_diagnostic(f"cause: {type(cause).__name__}: {' '.join(str(cause).split())}")
     if verbosity >= 2:
-        click.echo("".join(traceback.format_exception(exc)), err=True)
+        _print_diagnostic("".join(traceback.format_exception(exc)))
 
 
 _VERBOSITY = [0]  # set by -v; read after click's context has closed (the catch point)
@@ -366,7 +402,7 @@ def _requests_line(client: RegistryClient) -> str:
 
 def _debug_requests(client: RegistryClient) -> None:
     if _verbosity() >= 1:
-        click.echo(_requests_line(client), err=True)
+        _say(_requests_line(client))
 
 
 # -- the commands --------------------------------------------------------------
@@ -601,12 +637,14 @@ def verify(
         click.echo(out.markdown(report), nl=False)
     else:
         out.print_verify_table(report)
-    click.echo(out.verdict_line(report), err=True)
+    _say(out.verdict_line(report))
     for hint in out.source_hints(report):
-        click.echo(f"hint: {hint}", err=True)
+        _say(f"hint: {hint}")
     if _in_actions():  # stderr: never inside JSON or markdown on stdout; runners read both
+        from truedigest import safeio
+
         for line in out.workflow_commands(report):
-            click.echo(line, err=True)
+            safeio.command(line)
     written = True
     if github_output is not None:
         lines = f"verdict={report.verdict}\n"
@@ -630,10 +668,17 @@ def _in_actions() -> bool:
 
 
 def _append(path: Path, text: str, flag: str) -> bool:
-    """Append after the run; a failure is reported (error: line) and returns False."""
+    """Append after the run; a failure is reported (error: line) and returns False.
+
+    `fileio.open_append`: a regular file only, so a FIFO or a device never hangs."""
+    from truedigest.fileio import open_append
+
     try:
-        with path.open("a", encoding="utf-8") as fh:
+        with open_append(path, what=flag) as fh:
             fh.write(text)
+    except TruedigestError as exc:
+        _print_error(exc.message, None)
+        return False
     except OSError as exc:
         _print_error(f"{flag} {path}: cannot write ({exc.strerror})", None)
         return False
@@ -644,17 +689,27 @@ def _check_writable(path: Path | None, flag: str) -> None:
     """Before any request: a report file that cannot be appended to is a usage error."""
     if path is None:
         return
+    from truedigest.fileio import open_append
+
     try:
-        with path.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
+        open_append(path, what=flag).close()
+    except UsageError as exc:
         raise UsageError(
-            f"{flag} {path}: cannot append ({exc.strerror})",
+            exc.message,
             hint="point it at a writable file (Actions sets $GITHUB_STEP_SUMMARY / $GITHUB_OUTPUT)",
         ) from None
 
 
 # -- forensics: inspect, whatis -------------------------------------------------------
+
+_WARNINGS_SHOWN = 20  # the rest are counted (every one is in -o json)
+
+
+def _warn_unread(errors: Sequence[object]) -> None:
+    for error in errors[:_WARNINGS_SHOWN]:
+        _say(f"warning: could not read {error}")
+    if len(errors) > _WARNINGS_SHOWN:
+        _say(f"warning: … and {len(errors) - _WARNINGS_SHOWN} more parts could not be read")
 
 
 @cli.command()
@@ -684,8 +739,7 @@ def inspect(
         out.print_json(fout.inspect_document(result))
     else:
         fout.print_tree(fout.inspect_tree(result))
-    for error in result.errors:
-        click.echo(f"warning: could not read {error}", err=True)
+    _warn_unread(result.errors)
     sys.exit(result.exit_code)
 
 
@@ -723,8 +777,7 @@ def whatis(
         out.print_json(fout.whatis_document(result))
     else:
         fout.print_tree(fout.whatis_tree(result))
-    for error in result.errors:
-        click.echo(f"warning: could not read {error}", err=True)
+    _warn_unread(result.errors)
     sys.exit(result.exit_code)
 
 
@@ -778,7 +831,7 @@ def tags(
         out.print_json(aout.tags_document(scan))
     else:
         aout.print_tags(scan)
-    click.echo(aout.tags_summary(scan), err=True)
+    _say(aout.tags_summary(scan))
     sys.exit(scan.exit_code)
 
 
@@ -841,7 +894,7 @@ def pins(
         out.print_json(aout.pins_document(audit))
     else:
         aout.print_pins(audit)
-    click.echo(pinaudit.verdict_line(audit), err=True)
+    _say(pinaudit.verdict_line(audit))
     sys.exit(audit.exit_code)
 
 

@@ -62,6 +62,12 @@ class CheckError(TruedigestError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class OutputError(CheckError):
+    """The result could not be printed or delivered (exit 3: nothing may count as a pass)."""
+
+    hint = "check that stdout is open and writable (a closed pipe or full disk loses the result)"
+
+
 class NetworkError(CheckError):
     hint = "check the host and port, proxy settings and --plain-http / --ca-file / --insecure"
 

@@ -1,14 +1,15 @@
 """Renderers: JSON documents, tables, markdown, workflow annotations.
 
-rich is imported only inside the functions that draw with it.
+Every value from outside goes through `safetext` here (cells, labels, markdown,
+annotation payloads, JSON) and every byte then through the guarded streams of
+`safeio`. rich is imported only inside the functions that draw with it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from truedigest.models import (
     PROBLEM_STATUSES,
@@ -19,11 +20,15 @@ from truedigest.models import (
     Status,
     Verdict,
 )
-from truedigest.registry import Resolved
+from truedigest.safetext import clean, json_text, neutralise
+
+if TYPE_CHECKING:
+    from truedigest.registry import Resolved
 
 
 def print_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    """Strict JSON (`safetext.json_text`): NaN is an error, secrets are masked."""
+    sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
 
 
@@ -117,14 +122,11 @@ def source_hints(report: Report) -> list[str]:
     return hints
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def printable(text: str) -> str:
-    """Server-supplied text made safe to print: control characters (newlines, escape
-    sequences) become `?`, so a CP field cannot start a `::` workflow command line or
+    """Server-supplied text made safe to print (`safetext.clean`): secrets masked,
+    controls escaped, so a CP field cannot start a line, a `::` workflow command, or
     repaint the terminal."""
-    return _CONTROL.sub("?", text)
+    return clean(text)
 
 
 def render_plain_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = COLUMNS) -> str:
@@ -155,7 +157,7 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    table = Table(title=Text(printable(title)), title_justify="left", expand=False)
     for header in headers:
         table.add_column(header, overflow="fold")
     for i, row in enumerate(rows):  # Text: a "[/]" in a CP field is data, not rich markup
@@ -200,7 +202,7 @@ def markdown(report: Report) -> str:
     lines = [
         f"### {mark} truedigest verify: {report.verdict}",
         "",
-        verdict_line(report).removeprefix("verdict: "),
+        md_text(verdict_line(report).removeprefix("verdict: ")),
         "",
         "| " + " | ".join(c.lower() for c in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -213,14 +215,25 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MD_PUNCT = re.compile(r"([\\`*_\[\]{}#+!~|])")
+
+
+def md_text(text: str) -> str:
+    """Text from outside made inert in markdown: no image, link, HTML or table cell
+    break (`![x](…)`, `<img …>`, `|`, backticks are shown, not rendered)."""
+    text = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCT.sub(r"\\\1", text)
+
+
 def _md_cell(text: str, *, code: bool) -> str:
-    text = printable(text.replace("\n", " ")).replace("|", "\\|")
-    if code and text and text != "-":
-        return "`" + text.replace("`", "'") + "`"
-    return text
+    if code and text and text != "-":  # a code span renders nothing; only `|` splits a row
+        return "`" + clean(text).replace("`", "'").replace("|", "\\|") + "`"
+    return md_text(text)
 
 
 def _escape_data(text: str) -> str:
+    """An annotation's payload: one safe line, never itself a command."""
+    text = neutralise(clean(text))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -73,7 +73,18 @@ def print_tags(scan: TagScan) -> None:
     sys.stdout.flush()
 
 
+SUMMARY_TAGS = 10  # tag names the stderr summary names before it counts the rest
+
+
+def _named(tags: tuple[str, ...]) -> str:
+    shown = ", ".join(tags[:SUMMARY_TAGS])
+    if len(tags) > SUMMARY_TAGS:
+        shown += f" and {len(tags) - SUMMARY_TAGS} more"
+    return shown
+
+
 def tags_summary(scan: TagScan) -> str:
+    """One bounded line: counts, and at most SUMMARY_TAGS tag names."""
     n_tags = sum(len(g.tags) for g in scan.groups)
     narrowed = f" ({scan.matched} of {scan.listed} matched)" if scan.matched != scan.listed else ""
     text = f"{n_tags} tags{narrowed} point at {len(scan.groups)} digests"
@@ -81,7 +92,7 @@ def tags_summary(scan: TagScan) -> str:
         text += f"; {len(scan.errors)} tags could not be resolved (exit {scan.exit_code})"
     newest = scan.newest
     if newest is not None:
-        text += f"; moved last (newest created, marked *): {', '.join(newest.tags)}"
+        text += f"; moved last (newest created, marked *): {_named(newest.tags)}"
     return text
 
 

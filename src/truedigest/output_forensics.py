@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from truedigest.forensics import ChildNode, Inspection, Kind, ManifestFacts, WhatIs
 from truedigest.models import Descriptor, short_media_type
+from truedigest.safetext import clean
 
 INSPECT_SCHEMA = "truedigest.inspect/v1"
 WHATIS_SCHEMA = "truedigest.whatis/v1"
@@ -135,8 +136,8 @@ class Node:
 def render_plain(root: Node, indent: str = "  ") -> str:
     lines: list[str] = []
 
-    def walk(node: Node, depth: int) -> None:
-        lines.append(f"{indent * depth}{node.label}")
+    def walk(node: Node, depth: int) -> None:  # labels carry server text: cleaned here
+        lines.append(f"{indent * depth}{clean(node.label)}")
         for child in node.children:
             walk(child, depth + 1)
 
@@ -157,9 +158,9 @@ def print_tree(root: Node, stream: TextIO | None = None) -> None:
 
     def build(node: Node, tree: Tree) -> None:
         for child in node.children:
-            build(child, tree.add(escape(child.label), style=child.style or ""))
+            build(child, tree.add(escape(clean(child.label)), style=child.style or ""))
 
-    tree = Tree(escape(root.label), style=root.style or "", guide_style="dim")
+    tree = Tree(escape(clean(root.label)), style=root.style or "", guide_style="dim")
     build(root, tree)
     Console(file=out, soft_wrap=True).print(tree)
 
