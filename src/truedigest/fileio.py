@@ -55,6 +55,9 @@ def read_input(
     except PermissionError:
         raise error(f"{what}: {text!r} cannot be read (permission denied)") from None
     except OSError as exc:
+        kind = _kind_of(text)  # a socket answers ENXIO to open(): say what it is
+        if kind is not None:
+            raise error(f"{what}: {text!r} is {kind}, not a regular file") from None
         raise error(f"{what}: {text!r} cannot be opened ({exc.strerror})") from None
     except ValueError:  # a NUL byte in the path
         raise error(f"{what}: {text!r} is not a usable path") from None
@@ -95,6 +98,15 @@ def _read_stdin(*, what: str, cap: int, error: type[UsageError]) -> bytes:
     if len(data) > cap:
         raise error(f"{what}: standard input is larger than {_human(cap)}")
     return data
+
+
+def _kind_of(text: str) -> str | None:
+    """What the non-regular file at `text` is (stat never blocks), or None."""
+    try:
+        mode = os.stat(text).st_mode
+    except (OSError, ValueError):
+        return None
+    return None if stat.S_ISREG(mode) else _kind(mode)
 
 
 def describe_mode(mode: int) -> str:
