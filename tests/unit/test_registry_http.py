@@ -797,7 +797,8 @@ def test_sha512_header_is_checked_with_sha512(
     router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST, header=sha512))
     resolved = make_client().resolve(REF)
     assert str(resolved.header_digest) == sha512
-    assert str(resolved.digest) == digest_of(MANIFEST)
+    # the body is hashed with the header's algorithm: resolve and --head give one answer
+    assert str(resolved.digest) == sha512
 
 
 @pytest.mark.parametrize(
