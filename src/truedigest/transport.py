@@ -5,26 +5,27 @@ Everything that touches the network goes through `Transport.request()`, which
   with jittered backoff, `Retry-After` honoured up to a cap, and a total deadline;
 - follows redirects for GET itself (at most 5), dropping `Authorization` when the
   origin changes and refusing https → http;
-- streams bodies and stops at a size cap, so a huge answer is an error, not a
-  memory spike;
+- streams bodies, decodes their Content-Encoding itself (gzip or deflate, one
+  layer) and counts *decoded* bytes against the caller's `Limit`, so a huge or
+  compressed-bomb answer is an error, not a memory spike;
+- bounds each whole response by `--timeout` (not each socket read) and the whole
+  run by a deadline; after repeated failures to one host, fails the rest fast;
 - turns transport failures into NetworkError / TLSError with the host named,
   never the URL's query (which can carry upload state or tokens).
 """
 
 from __future__ import annotations
 
-import email.utils
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 
-from truedigest import __version__, redact
+from truedigest import netguard, redact
 from truedigest.errors import (
     BodyTooLargeError,
     NetworkError,
@@ -32,12 +33,18 @@ from truedigest.errors import (
     TLSError,
     format_size,
 )
+from truedigest.httpclient import ACCEPT_ENCODING as ACCEPT_ENCODING
+from truedigest.httpclient import USER_AGENT as USER_AGENT
+from truedigest.httpclient import build_client as build_client
+from truedigest.httpclient import read_body
+from truedigest.wire import parse_retry_after as parse_retry_after
 
-USER_AGENT = f"truedigest/{__version__}"
 MANIFEST_CAP = 4 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD"})
 MAX_REDIRECTS = 5
+RUN_DEADLINE_FLOOR = 60.0
+RUN_DEADLINE_TIMEOUTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,23 @@ class ClientOptions:
     deadline: float = 60.0
     retry_after_cap: float = 10.0
     backoff: float = 0.2
+    run_deadline: float | None = None  # seconds for the whole run; None: `run_seconds`
+
+    @property
+    def run_seconds(self) -> float:
+        """The run's deadline: `run_deadline`, else 10 times --timeout, at least 60 s."""
+        if self.run_deadline is not None:
+            return self.run_deadline
+        return max(RUN_DEADLINE_FLOOR, RUN_DEADLINE_TIMEOUTS * self.timeout)
+
+    def with_wait(self, seconds: float) -> ClientOptions:
+        """These options with `seconds` more run time (for `verify --wait`)."""
+        return replace(self, run_deadline=self.run_seconds + max(seconds, 0.0))
+
+    @property
+    def host_failures(self) -> int:
+        """Failures in a row (connects, whole-response timeouts) that give a host up."""
+        return max(2, self.retries + 1)
 
 
 @dataclass
@@ -119,74 +143,6 @@ class RequestStats:
     def total(self) -> int:
         with self.lock:
             return sum(self.by_host.values())
-
-
-def build_client(
-    options: ClientOptions,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    max_connections: int = 64,
-) -> httpx.Client:
-    """The one httpx.Client of a run.
-
-    TLS trusts the system store (plus `--ca-file`); the context is built on the
-    first https request, so a plain-HTTP run never pays for loading CA bundles.
-    """
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    mounts: dict[str, httpx.BaseTransport | None] = {}
-    if transport is None:
-        verify = _tls_verify(options)  # usage errors (a bad --ca-file) before any request
-        transport = _LazyTransport(lambda: httpx.HTTPTransport(verify=verify(), limits=limits))
-        mounts["http://"] = httpx.HTTPTransport(verify=False, limits=limits)
-    return httpx.Client(
-        timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
-        headers={"User-Agent": USER_AGENT},
-        follow_redirects=False,
-        transport=transport,
-        mounts=mounts,
-        limits=limits,
-    )
-
-
-def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:
-    if options.insecure:
-        return lambda: False
-    if options.ca_file is None:
-        return ssl.create_default_context
-    from truedigest.errors import UsageError
-
-    if not options.ca_file.is_file():
-        raise UsageError(f"--ca-file {options.ca_file}: no such file")
-    context = ssl.create_default_context()  # system roots stay trusted (CPs use them)
-    try:
-        context.load_verify_locations(cafile=str(options.ca_file))
-    except (OSError, ssl.SSLError, ValueError):
-        raise UsageError(
-            f"--ca-file {options.ca_file}: not a readable PEM certificate bundle"
-        ) from None
-    return lambda: context
-
-
-class _LazyTransport(httpx.BaseTransport):
-    """Builds its transport on first use (thread-safe)."""
-
-    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
-        self._factory = factory
-        self._inner: httpx.BaseTransport | None = None
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._inner is None:
-            with self._lock:
-                if self._inner is None:
-                    self._inner = self._factory()
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        if self._inner is not None:
-            self._inner.close()
 
 
 @dataclass
@@ -215,6 +171,8 @@ class Transport:
         self.sleep = sleep
         self.clock = clock
         self.stats = RequestStats()
+        self.run_ends = clock() + options.run_seconds
+        self.hosts = netguard.HostGuard(options.host_failures)
 
     def request(
         self,
@@ -236,7 +194,7 @@ class Transport:
         """
         if limit is None:
             limit = MANIFEST_LIMIT if cap is None else Limit(what or "response", cap)
-        current = httpx.URL(url)
+        current = _url(url, what)
         hdrs = dict(headers or {})
         for _ in range(MAX_REDIRECTS + 1):
             resp = self._send_with_retry(method, current, hdrs, limit, data, what)
@@ -245,7 +203,12 @@ class Transport:
             location = resp.headers.get("location")
             if not location:
                 return resp
-            target = current.join(location)
+            try:
+                target = current.join(location)
+            except (httpx.InvalidURL, ValueError):
+                raise RegistryError(
+                    f"{_where(current)} redirected to a malformed URL", status=resp.status
+                ) from None
             if current.scheme == "https" and target.scheme != "https":
                 raise RegistryError(
                     f"{_where(current)} redirected to a plain-http URL; refused",
@@ -269,12 +232,22 @@ class Transport:
         start = self.clock()
         attempt = 0
         retryable = method in IDEMPOTENT
+        host = _host(url)
         while True:
             attempt += 1
+            self.hosts.check(host)
+            budget = min(self.options.timeout, self.run_ends - self.clock())
+            if budget <= 0:
+                raise NetworkError(
+                    f"the run's deadline of {self.options.run_seconds:g} s passed before "
+                    f"{what or _where(url)} was read",
+                    hint="each run ends by 10 times --timeout (at least 60 s): raise --timeout",
+                )
             try:
-                resp = self._send_once(method, url, headers, limit, data, what)
+                resp = self._send_once(method, url, headers, limit, data, what, budget)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error = _network_error(url, exc)
+                self.hosts.failed(host, error)
                 delay = self._backoff(attempt)
                 if (
                     isinstance(error, TLSError)  # retrying will not fix a certificate
@@ -284,8 +257,13 @@ class Transport:
                     raise error from exc
                 self.sleep(delay)
                 continue
+            except httpx.TimeoutException as exc:
+                error = self._timeout_error(url, what, budget)
+                self.hosts.failed(host, error)
+                raise error from exc
             except (httpx.RequestError, httpx.InvalidURL) as exc:
                 raise _network_error(url, exc) from exc
+            self.hosts.answered(host)
             if retryable and resp.status in RETRY_STATUSES:
                 delay = self._retry_delay(resp, attempt)
                 if self._may_retry(attempt, start, delay):
@@ -301,27 +279,38 @@ class Transport:
         limit: Limit,
         data: Mapping[str, str] | None,
         what: str,
+        budget: float,
     ) -> Response:
-        cap = limit.cap
         subject = what or _where(url)
-        request = self.client.build_request(method, url, headers=headers, data=data)
-        self.stats.count(url.netloc.decode("ascii", "replace"))
-        resp = self.client.send(request, stream=True)
         try:
-            declared = resp.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > cap:
-                raise limit.exceeded(subject, int(declared))
-            chunks: list[bytes] = []
-            total = 0
-            if method != "HEAD":
-                for chunk in resp.iter_bytes():
-                    total += len(chunk)
-                    if total > cap:
-                        raise limit.exceeded(subject)
-                    chunks.append(chunk)
-            return Response(resp.status_code, resp.headers, b"".join(chunks), url)
-        finally:
-            resp.close()
+            request = self.client.build_request(method, url, headers=headers, data=data)
+        except (ValueError, httpx.InvalidURL) as exc:  # UnicodeEncodeError: a non-ASCII value
+            raise RegistryError(
+                f"cannot send a request for {subject}: {type(exc).__name__} "
+                "(a header or URL holds characters HTTP cannot carry)"
+            ) from None
+        self.stats.count(_host(url))
+        with netguard.response_deadline(budget) as ends:
+            resp = self.client.send(request, stream=True)
+            try:
+                body = read_body(resp, limit, subject, ends, head=method == "HEAD")
+                return Response(resp.status_code, resp.headers, body, url)
+            finally:
+                resp.close()
+
+    def _timeout_error(self, url: httpx.URL, what: str, budget: float) -> NetworkError:
+        subject = what or _where(url)
+        if budget < self.options.timeout:
+            return NetworkError(
+                f"the run's deadline of {self.options.run_seconds:g} s passed while reading "
+                f"{subject} from {_host(url)}",
+                hint="each run ends by 10 times --timeout (at least 60 s): raise --timeout",
+            )
+        return NetworkError(
+            f"{_host(url)} did not complete its answer for {subject} within "
+            f"--timeout {self.options.timeout:g} s",
+            hint="--timeout bounds each whole response; raise it, or check the network",
+        )
 
     def _backoff(self, attempt: int) -> float:
         base: float = self.options.backoff * (2 ** (attempt - 1))
@@ -336,21 +325,19 @@ class Transport:
     def _may_retry(self, attempt: int, start: float, delay: float) -> bool:
         if attempt > self.options.retries:
             return False
-        return self.clock() - start + delay <= self.options.deadline
+        now = self.clock()
+        return now - start + delay <= self.options.deadline and now + delay < self.run_ends
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def _url(url: str | httpx.URL, what: str) -> httpx.URL:
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
+        return httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise RegistryError(f"cannot build a URL for {what or 'a request'}") from None
+
+
+def _host(url: httpx.URL) -> str:
+    return url.netloc.decode("ascii", "replace")
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -377,7 +364,7 @@ def _network_error(url: httpx.URL, exc: Exception) -> NetworkError:
         "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower()
     ):
         return TLSError(f"TLS handshake with {host} failed: certificate not trusted")
-    if isinstance(exc, httpx.DecodingError):
+    if isinstance(exc, httpx.DecodingError):  # a body httpx decoded (mock transports)
         return NetworkError(
             f"{host} sent a body that does not decode as its Content-Encoding says",
             hint="a proxy in front of the server may be corrupting responses",
