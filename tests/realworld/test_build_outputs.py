@@ -15,6 +15,7 @@ Two groups:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -254,3 +255,21 @@ def test_an_image_id_as_build_digest_is_called_an_image_id(
     [claim] = [s for s in result.report()["sources"] if s["kind"] == "build"]
     assert claim["relation"] == "config-digest"
     assert "image ID" in (claim["detail"] or ""), claim["detail"]
+
+
+# --- the running-state fixtures (issue 13) use the corpus images' real digests --------
+
+
+def test_running_fixtures_name_only_real_corpus_digests() -> None:
+    running = DATA.parent / "running"
+    documented: dict[str, str] = json.loads((running / "PROVENANCE.json").read_text())["digests"]
+    blobs = GENERATED / "layouts" / "pushed" / "blobs" / "sha256"
+    for digest in documented:
+        blob = blobs / digest.removeprefix("sha256:")
+        if blob.exists():  # the layer's diff ID is not a blob of the layout
+            assert "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest() == digest
+    for path in running.rglob("*.json"):
+        if path.name == "PROVENANCE.json":
+            continue
+        for digest in set(_SHA256.findall(path.read_text())):
+            assert digest in documented, f"{path.name}: {digest} is not a documented corpus digest"
