@@ -146,13 +146,30 @@ def test_requests_are_recorded(cp: CPServer) -> None:
     assert "authorization" not in second.headers
 
 
-def test_delay_is_served_concurrently() -> None:
-    with CPServer.start(token=TOKEN, delay=0.3) as cp, ThreadPoolExecutor(4) as pool:
+def test_delay_holds_the_answer() -> None:
+    with CPServer.start(token=TOKEN, delay=0.3) as cp:
         began = time.monotonic()
-        statuses = list(pool.map(lambda _: get(cp).status_code, range(4)))
-        elapsed = time.monotonic() - began
-    assert statuses == [200] * 4
-    assert 0.3 <= elapsed < 1.0
+        assert get(cp).status_code == 200
+        assert time.monotonic() - began >= 0.3  # a lower bound only: load adds, never removes
+
+
+def test_delayed_answers_are_held_concurrently() -> None:
+    """Counted, not timed: with a delay far longer than the test, four requests are all
+    received while none has been answered, so one held answer never blocks the next."""
+    cp = CPServer.start(token=TOKEN, delay=120)
+    with ThreadPoolExecutor(4) as pool:
+        try:
+            futures = [pool.submit(get, cp, timeout=120) for _ in range(4)]
+            deadline = time.monotonic() + 30  # only a failing test waits this long
+            while len(cp.requests) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(cp.requests) == 4
+            assert not any(f.done() for f in futures)
+        finally:
+            cp.stop()  # drops the held answers: the clients see the connection close
+    for future in futures:
+        with pytest.raises(httpx.TransportError):
+            future.result()
 
 
 def test_stop_is_idempotent_and_closes_the_port() -> None:

@@ -1,13 +1,17 @@
 """scripts/latency_proxy.py: a fixed delay each way, bytes intact and in order.
 
-These tests time things on purpose (the proxy's one job is adding time), with
-bounds wide enough for a busy 2-core CI machine.
+The proxy's one job is adding time, yet no test here may fail because the machine
+is busy: wall-clock durations are only ever bounded from below (load can only make
+things slower), and "no slower than" is asserted as an order of events or a count
+(the proxy keeps reading while it holds chunks; a connection without the handshake
+answers before one with it), never as an upper bound on seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import socketserver
 import threading
@@ -70,11 +74,11 @@ def _exchange(sock: socket.socket, payload: bytes) -> float:
     return time.perf_counter() - start
 
 
-def test_round_trip_costs_twice_the_delay(echo: tuple[str, int]) -> None:
+def test_round_trip_costs_at_least_twice_the_delay(echo: tuple[str, int]) -> None:
     with LatencyProxy(*echo, delay=DELAY) as proxy, _connect(proxy) as sock:
         _exchange(sock, b"warm-up")  # the connection's handshake round trip is paid here
-        elapsed = min(_exchange(sock, b"ping %d" % i) for i in range(3))
-        assert 2 * DELAY <= elapsed < 4 * DELAY
+        for i in range(3):
+            assert _exchange(sock, b"ping %d" % i) >= 2 * DELAY
         assert proxy.rtt == pytest.approx(2 * DELAY)
 
 
@@ -83,14 +87,36 @@ def test_a_new_connection_pays_the_handshake_round_trip(echo: tuple[str, int]) -
         start = time.perf_counter()
         with _connect(proxy) as sock:
             _exchange(sock, b"first")
-        elapsed = time.perf_counter() - start
-        assert 4 * DELAY <= elapsed < 8 * DELAY
+        assert time.perf_counter() - start >= 4 * DELAY
     with LatencyProxy(*echo, delay=DELAY, handshake=False) as proxy:
         start = time.perf_counter()
         with _connect(proxy) as sock:
             _exchange(sock, b"first")
-        elapsed = time.perf_counter() - start
-        assert 2 * DELAY <= elapsed < 4 * DELAY
+        assert time.perf_counter() - start >= 2 * DELAY
+
+
+def test_without_the_handshake_a_first_answer_comes_sooner(echo: tuple[str, int]) -> None:
+    """An order, not a duration: the connection that pays no handshake, opened second,
+    answers first. The handshake costs one round trip (2 x `delay` = 0.6 s here), a
+    margin no scheduling hiccup on a busy machine comes near."""
+    delay = 0.3
+    with (
+        LatencyProxy(*echo, delay=delay) as slow,
+        LatencyProxy(*echo, delay=delay, handshake=False) as quick,
+        _connect(slow) as with_handshake,
+        _connect(quick) as without,
+    ):
+        with_handshake.sendall(b"h")
+        without.sendall(b"n")
+        order = []
+        pending = {with_handshake: "handshake", without: "no handshake"}
+        while pending:
+            ready, _, _ = select.select(list(pending), [], [], 30)
+            assert ready, "no answer within 30 s"
+            for sock in ready:
+                assert sock.recv(1) in (b"h", b"n")
+                order.append(pending.pop(sock))
+        assert order == ["no handshake", "handshake"]
 
 
 def test_bytes_arrive_intact_and_in_order(echo: tuple[str, int]) -> None:
@@ -114,18 +140,16 @@ def test_bytes_arrive_intact_and_in_order(echo: tuple[str, int]) -> None:
 
 
 def test_chunks_are_pipelined_not_serialized(echo: tuple[str, int]) -> None:
-    """Ten messages sent 10 ms apart come back ~RTT after the last, not after 10 RTTs."""
-    with LatencyProxy(*echo, delay=DELAY) as proxy, _connect(proxy) as sock:
-        _exchange(sock, b"warm-up")
-        messages = [b"message %02d;" % i for i in range(10)]
-        start = time.perf_counter()
-        for message in messages:
-            sock.sendall(message)
-            time.sleep(0.010)
-        expected = b"".join(messages)
-        assert _recv_exactly(sock, len(expected)) == expected
-        elapsed = time.perf_counter() - start
-        assert elapsed < 0.250  # serialized: >= 10 round trips = 0.4 s
+    """The proxy keeps reading while it holds chunks: a sender is never throttled to one
+    chunk per delay. With a 60 s delay nothing is released during the test, yet the
+    proxy takes in far more than the kernel's socket buffers hold; a proxy that slept
+    before reading the next chunk would leave `sendall` blocked (and time out)."""
+    payload = b"x" * (24 * 1024 * 1024)  # well past loopback send + receive buffers
+    with LatencyProxy(*echo, delay=60) as proxy, _connect(proxy) as sock:
+        sock.settimeout(30)
+        sock.sendall(payload)
+        assert proxy.bytes_up == 0  # all of it held, none released yet
+        assert proxy.bytes_down == 0
 
 
 def test_connections_are_independent_and_counted(echo: tuple[str, int]) -> None:
