@@ -87,9 +87,9 @@ def parse_challenges(header: str | None) -> list[Challenge]:
             break  # `Bearer"x"`: garbage, not a scheme
         params: dict[str, str] = {}
         t68 = _TOKEN68_RE.match(header, pos)
-        if t68 is not None and not _PARAM_RE.match(header, pos):
+        if t68 is not None:  # `Negotiate abc==`: no params follow a token68
             pos = t68.end()
-        while (p := _PARAM_RE.match(header, pos)) is not None:
+        while t68 is None and (p := _PARAM_RE.match(header, pos)) is not None:
             raw = p.group(2) if p.group(2) is not None else p.group(3)
             params.setdefault(p.group(1).lower(), _UNESCAPE_RE.sub(r"\1", raw))
             pos = p.end()

@@ -14,15 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truedigest.auth import (
     Challenge,
     Credentials,
     CredentialStore,
     parse_challenge,
+    parse_challenges,
+    parse_token_response,
     pull_scope,
 )
-from truedigest.errors import AuthError, ExitCode, InputFileError
+from truedigest.errors import AuthError, ExitCode, InputFileError, TruedigestError
 from truedigest.transport import Secret
 
 PASSWORD = "pa55-word-7d41e"
@@ -592,3 +596,167 @@ def test_missing_helper_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     store = CredentialStore(env={"HOME": str(tmp_path), "DOCKER_CONFIG": str(config.parent)})
     with pytest.raises(AuthError, match="docker-credential-nothere"):
         store.lookup(REG)
+
+
+# -- property tests: the parsers end in a value or a TruedigestError --------------------------
+
+
+_HEADER_ALPHABET = st.sampled_from(
+    [*'Bearer Basic realm="https://a/t",service=\\ ,=\t"x', "\x00", "\u00e9", "\r", "\n"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=_HEADER_ALPHABET)))
+def test_parse_challenges_never_raises(header: str) -> None:
+    for challenge in parse_challenges(header):
+        assert challenge.scheme == challenge.scheme.lower()
+        assert challenge.scheme
+        assert all(isinstance(v, str) for v in challenge.params.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["realm", "service", "scope"]),
+        st.text(
+            alphabet=st.characters(
+                min_codepoint=0x20, max_codepoint=0x7E, blacklist_characters='"\\'
+            )
+        ),
+        min_size=1,
+    )
+)
+def test_parse_challenges_round_trips_quoted_params(params: dict[str, str]) -> None:
+    header = "Bearer " + ",".join(f'{k}="{v}"' for k, v in params.items())
+    assert parse_challenges(header) == [Challenge("bearer", params)]
+
+
+def test_parse_challenges_several() -> None:
+    header = 'Basic realm="r", Bearer realm="https://a/t",service="s", Negotiate abc=='
+    assert parse_challenges(header) == [
+        Challenge("basic", {"realm": "r"}),
+        Challenge("bearer", {"realm": "https://a/t", "service": "s"}),
+        Challenge("negotiate", {}),
+    ]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.builds(lambda d: json.dumps(d).encode(), _JSON),
+        st.builds(
+            lambda t, e: json.dumps({"token": t, "expires_in": e}).encode(),
+            st.text(max_size=20),
+            st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.none()),
+        ),
+    )
+)
+def test_parse_token_response_ends_in_a_value_or_a_truedigest_error(body: bytes) -> None:
+    error: TruedigestError | None = None
+    try:
+        answer = parse_token_response(body, "tokens.example")
+    except TruedigestError as exc:
+        error = exc
+    if error is not None:
+        assert error.exit_code == ExitCode.UNAVAILABLE
+        assert "\n" not in str(error)
+        return
+    value = answer.token.reveal()
+    assert value
+    assert all("!" <= c <= "~" for c in value)
+    assert 60 <= answer.expires_in <= 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("doc", "ok"),
+    [
+        ({"token": TOKEN}, True),
+        ({"access_token": TOKEN, "expires_in": 300}, True),
+        ({"token": TOKEN, "expires_in": 0}, True),
+        ({"token": TOKEN, "expires_in": 10**400}, False),
+        ({"token": TOKEN, "expires_in": -1}, False),
+        ({"token": TOKEN, "expires_in": 1.5}, False),
+        ({"token": TOKEN, "expires_in": "300"}, False),
+        ({"token": TOKEN, "expires_in": True}, False),
+        ({"token": TOKEN + "\r\n"}, False),
+        ({"token": TOKEN + "\u00e9"}, False),
+        ({"token": ""}, False),
+    ],
+)
+def test_token_response_table(doc: dict[str, object], ok: bool) -> None:
+    body = json.dumps(doc).encode()
+    if ok:
+        assert parse_token_response(body, "t").token.reveal() == TOKEN
+    else:
+        with pytest.raises(TruedigestError) as info:
+            parse_token_response(body, "t")
+        assert TOKEN not in str(info.value)
+
+
+# -- the env credentials follow the command line ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cli_registries", "host_var", "registry", "offered"),
+    [
+        ([REG], "", REG, True),
+        ([REG], "", "evil.example:5000", False),
+        ([], "", REG, False),
+        (["docker.io"], "", HUB, True),
+        ([REG], "evil.example:5000", "evil.example:5000", True),  # the explicit list wins
+        ([REG], "evil.example:5000", REG, False),
+    ],
+)
+def test_env_credentials_follow_the_command_line(
+    tmp_path: Path, cli_registries: list[str], host_var: str, registry: str, offered: bool
+) -> None:
+    store = _store(
+        tmp_path,
+        {
+            "TRUEDIGEST_REGISTRY_USERNAME": "ci",
+            "TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD,
+            "TRUEDIGEST_REGISTRY_HOST": host_var,
+        },
+    )
+    store.restrict_env_to(cli_registries)
+    assert (store.lookup(registry) is not None) is offered
+    assert (store.withheld_hint(registry) is None) is offered
+
+
+def test_helper_name_must_be_a_plain_name(tmp_path: Path) -> None:
+    config = _write_json(tmp_path / "docker" / "config.json", {"credHelpers": {REG: "../../x"}})
+    with pytest.raises(AuthError, match="plain name"):
+        _store(tmp_path, {"DOCKER_CONFIG": str(config.parent)}).lookup(REG)
+
+
+def test_real_helper_is_bounded_by_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = _install_helper(tmp_path, "slow", "exec sleep 300\n")
+    monkeypatch.setenv("PATH", str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
+    config = _write_json(tmp_path / "docker" / "config.json", {"credHelpers": {REG: "slow"}})
+    store = CredentialStore(
+        env={"HOME": str(tmp_path), "DOCKER_CONFIG": str(config.parent)}, helper_timeout=0.2
+    )
+    with pytest.raises(AuthError, match=r"did not answer within 0\.2 s"):
+        store.lookup(REG)
+
+
+def test_basic_header_is_known_to_redact() -> None:
+    from truedigest import redact
+
+    creds = Credentials("test", "someone", Secret("s3cret-value"))
+    header = creds.basic_header()
+    assert header is not None
+    assert redact.scrub(header) == "Basic ***"
