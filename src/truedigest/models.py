@@ -16,6 +16,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_MEDIA_TYPES: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
 INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+_IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 _SHORT_MEDIA_TYPES = {
     OCI_INDEX: "OCI index",
     OCI_MANIFEST: "OCI manifest",
@@ -32,6 +33,51 @@ def short_media_type(media_type: str) -> str | None:
     """`OCI index` for `application/vnd.oci.image.index.v1+json` (for text output);
     None for a type that is not one of the four manifest types."""
     return _SHORT_MEDIA_TYPES.get(media_type)
+
+
+def manifest_media_type(data: dict[str, Any], content_type: str, shown: str) -> str:
+    """The media type of a manifest body, when its three witnesses agree.
+
+    The witnesses: the response's Content-Type (when one of the four manifest
+    types), the body's own `mediaType`, and its shape (`manifests` for an index,
+    `config` for a manifest). A disagreement means the registry (or something in
+    front of it) lies about what it serves: RegistryError, exit 3 (could not
+    check), never "absent". Without a declared type the shape decides.
+    """
+    body_type = data.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise RegistryError(f"{shown}: the manifest's mediaType is not a string")
+    if data.get("schemaVersion") == 1:
+        raise RegistryError(
+            f"{shown}: the registry served a Docker schema 1 manifest",
+            hint="schema 1 is deprecated and has no stable digest; re-push the image",
+        )
+    has_index = "manifests" in data
+    has_manifest = "config" in data or "layers" in data
+    if has_index and has_manifest:
+        raise _lie(shown, "the body has both an index's manifests and a manifest's config/layers")
+    declared = content_type if content_type in MANIFEST_MEDIA_TYPES else None
+    if body_type and declared and body_type != declared:
+        raise _lie(shown, f"Content-Type says {declared} but the body's mediaType is {body_type}")
+    declared = declared or body_type or None
+    if declared in INDEX_MEDIA_TYPES and not has_index:
+        raise _lie(shown, f"it is declared {declared} but the body has no manifests list")
+    if declared in _IMAGE_MANIFEST_TYPES and (has_index or "config" not in data):
+        raise _lie(shown, f"it is declared {declared} but the body is not shaped like one")
+    if declared:
+        return declared
+    if has_index:
+        return OCI_INDEX
+    if "config" in data and "layers" in data:
+        return OCI_MANIFEST
+    raise RegistryError(f"{shown}: the registry served JSON that is not a manifest")
+
+
+def _lie(shown: str, what: str) -> RegistryError:
+    return RegistryError(
+        f"{shown}: the registry's answer contradicts itself: {what}",
+        hint="a registry or proxy that mislabels manifests cannot be trusted; nothing was checked",
+    )
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -99,7 +145,12 @@ class Descriptor:
         if not isinstance(obj, dict):
             raise RegistryError(f"malformed descriptor in {where}: not an object")
         media_type, digest_text, size = obj.get("mediaType"), obj.get("digest"), obj.get("size")
-        if not isinstance(digest_text, str) or not isinstance(size, int) or size < 0:
+        if (
+            not isinstance(digest_text, str)
+            or not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+        ):
             raise RegistryError(f"malformed descriptor in {where}: digest or size missing")
         try:
             digest = Digest.parse(digest_text)
