@@ -799,6 +799,22 @@ def whatis(
     show_default=True,
     help="Tags resolved at once (also the per-host request bound).",
 )
+@click.option(
+    "--max-tags",
+    type=click.IntRange(min=1, max=1_000_000),
+    metavar="N",
+    default=10_000,
+    show_default=True,
+    help="Stop (exit 3) when the registry lists more tags than this.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1, max=100_000),
+    metavar="N",
+    default=1_000,
+    show_default=True,
+    help="Stop (exit 3) after this many tag-list pages.",
+)
 @output_option(["text", "json"], "text")
 @registry_options
 @verbose_option
@@ -806,6 +822,8 @@ def tags(
     repo: ImageRef,
     match: str | None,
     concurrency: int,
+    max_tags: int,
+    max_pages: int,
     output: str,
     client_options: ClientOptions,
 ) -> None:
@@ -822,7 +840,9 @@ def tags(
     from truedigest import tagscan
 
     with _session(client_options, [repo], max_per_host=concurrency) as client:
-        names, listed = tagscan.list_matching(client, repo, match)
+        names, listed = tagscan.list_matching(
+            client, repo, match, max_tags=max_tags, max_pages=max_pages
+        )
         with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
             scan = tagscan.resolve_tags(
                 client, repo, names, concurrency=concurrency, listed=listed, on_done=tick

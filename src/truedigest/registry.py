@@ -35,6 +35,7 @@ from truedigest.models import (
     Descriptor,
     Manifest,
     Platform,
+    manifest_media_type,
 )
 from truedigest.reference import ImageRef
 from truedigest.transport import (
@@ -45,14 +46,16 @@ from truedigest.transport import (
     Transport,
     build_client,
 )
+from truedigest.wire import next_link
 
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
 CONFIG_CAP = 4 * 1024 * 1024
-TAGS_CAP = 16 * 1024 * 1024
+TAGS_CAP = 4 * 1024 * 1024
+DEFAULT_MAX_TAGS = 10_000
+DEFAULT_MAX_PAGES = 1_000
 TAGS_PAGE_LIMIT = Limit("tag list page", TAGS_CAP)
 _AUTH_ROUNDS = 3
 _CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}$")
-_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,15 +319,34 @@ class RegistryClient:
         config = self.get_config(ref, manifest)
         return Platform.from_json(config) if config is not None else None
 
-    def list_tags(self, ref: ImageRef) -> list[str]:
-        """Every tag, following `Link: <…>; rel="next"` pagination."""
+    def list_tags(
+        self,
+        ref: ImageRef,
+        *,
+        max_tags: int = DEFAULT_MAX_TAGS,
+        max_pages: int = DEFAULT_MAX_PAGES,
+    ) -> list[str]:
+        """Every tag, following `Link: <…>; rel="next"` pagination, in bounded memory.
+
+        More than `max_tags` distinct names or `max_pages` pages, or a `Link` back to
+        a page already read, is an error (exit 3): the list would not be complete.
+        """
         path: str | None = f"/v2/{ref.repository}/tags/list"
-        tags: list[str] = []
-        pages = 0
+        tags: dict[str, None] = {}
+        seen: set[str] = set()
         while path is not None:
-            pages += 1
-            if pages > 10_000:
-                raise RegistryError(f"{ref.name}: tag listing does not end")
+            if path in seen:
+                raise RegistryError(
+                    f"tags of {ref.name}: the registry's Link header loops back to a page "
+                    "already read",
+                    hint="the registry's pagination is broken; the tag list cannot be completed",
+                )
+            seen.add(path)
+            if len(seen) > max_pages:
+                raise RegistryError(
+                    f"tags of {ref.name}: more than {max_pages} pages of tags; stopped listing",
+                    hint="raise --max-pages if the repository really has that many pages",
+                )
             resp = self._call(
                 ref,
                 "GET",
@@ -345,9 +367,15 @@ class RegistryClient:
                 page = []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError(f"tags of {ref.name}: 'tags' is not a list of strings")
-            tags.extend(page)
-            path = _next_link(resp.headers.get("link"))
-        return list(dict.fromkeys(tags))
+            for tag in page:
+                tags.setdefault(tag)
+                if len(tags) > max_tags:
+                    raise RegistryError(
+                        f"tags of {ref.name}: more than {max_tags} tags; stopped listing",
+                        hint="raise --max-tags if the repository really has that many tags",
+                    )
+            path = _next_page(ref, resp)
+        return list(tags)
 
     def referrers(self, ref: ImageRef, digest: Digest) -> list[Descriptor]:
         """OCI 1.1 referrers API, falling back to the `sha256-<hex>` tag schema."""
@@ -501,7 +529,9 @@ def _header_digest(resp: Response, shown: str) -> Digest | None:
 
 
 def _media_type(resp: Response, shown: str, *, allow_empty: bool = False) -> str:
-    content_type: str = resp.headers.get("content-type", "").split(";")[0].strip()
+    """The manifest's media type, once Content-Type, the body's mediaType and its
+    shape agree (models.manifest_media_type); a disagreement is exit 3."""
+    content_type: str = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     if resp.body:  # a body is checked even when Content-Type claims a manifest
         try:
             data = jsonutil.loads(resp.body)
@@ -511,21 +541,7 @@ def _media_type(resp: Response, shown: str, *, allow_empty: bool = False) -> str
             ) from None
         if not isinstance(data, dict):
             raise RegistryError(f"{shown}: the registry served a manifest that is not an object")
-        if content_type in MANIFEST_MEDIA_TYPES:
-            return content_type
-        media_type = data.get("mediaType")
-        if isinstance(media_type, str) and media_type:
-            return media_type
-        if "manifests" in data:
-            return OCI_INDEX
-        if "config" in data and "layers" in data:
-            return "application/vnd.oci.image.manifest.v1+json"
-        if data.get("schemaVersion") == 1:
-            raise RegistryError(
-                f"{shown}: the registry served a Docker schema 1 manifest",
-                hint="schema 1 is deprecated and has no stable digest; re-push the image",
-            )
-        raise RegistryError(f"{shown}: the registry served JSON that is not a manifest")
+        return manifest_media_type(data, content_type, shown)
     if content_type in MANIFEST_MEDIA_TYPES:
         return content_type
     if allow_empty:
@@ -559,12 +575,26 @@ def _codes_suffix(resp: Response, sep: str | None = None) -> str:
     return f"{sep}{joined}" if sep is not None else f" ({joined})"
 
 
-def _next_link(header: str | None) -> str | None:
-    if not header:
+def _next_page(ref: ImageRef, resp: Response) -> str | None:
+    """The path (and query) of the next tag-list page, from the `Link` header.
+
+    Only the path is used, on the registry's own origin; it must be this
+    repository's tag list. A malformed header or target is an error (exit 3).
+    """
+    target = next_link(resp.headers.get("link"))
+    if target is None:
         return None
-    m = _LINK_RE.search(header)
-    if m is None:
-        return None
-    target = httpx.URL(m.group(1))
-    path = target.raw_path.decode("ascii")
-    return path if path.startswith("/v2/") else None
+    try:
+        url = resp.url.join(target)
+        path = url.raw_path.decode("ascii", "replace")
+    except (httpx.InvalidURL, ValueError):
+        raise RegistryError(
+            f"tags of {ref.name}: the registry's Link header names a malformed URL"
+        ) from None
+    if url.path != f"/v2/{ref.repository}/tags/list":
+        raise RegistryError(
+            f"tags of {ref.name}: the registry's Link header points outside this "
+            "repository's tag list",
+            hint="the registry's pagination is broken or hostile; the list cannot be completed",
+        )
+    return path

@@ -10,6 +10,7 @@ moved last; no config blob is fetched for it (that would cost a request per dige
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from truedigest.digest import Digest
 from truedigest.errors import ExitCode, NotFoundError, RegistryError, TruedigestError
 from truedigest.models import CREATED
 from truedigest.reference import ImageRef
-from truedigest.registry import RegistryClient, Resolved
+from truedigest.registry import DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, RegistryClient, Resolved
 
 DEFAULT_CONCURRENCY = 8
+# The distribution tag grammar, whole-string (a `$` would let "v1\n" through).
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +70,21 @@ class TagScan:
 
 
 def list_matching(
-    client: RegistryClient, repo: ImageRef, match: str | None
+    client: RegistryClient,
+    repo: ImageRef,
+    match: str | None,
+    *,
+    max_tags: int = DEFAULT_MAX_TAGS,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> tuple[list[str], int]:
-    """Every tag (all pages) narrowed by a case-sensitive glob, and how many were listed.
+    """Every tag (all pages, at most `max_tags` in `max_pages`) narrowed by a
+    case-sensitive glob, and how many were listed.
 
-    An absent repository raises NotFoundError (exit 10).
+    An absent repository raises NotFoundError (exit 10); more tags or pages than
+    allowed, or a pagination loop, raise RegistryError (exit 3).
     """
     try:
-        tags = client.list_tags(repo)
+        tags = client.list_tags(repo, max_tags=max_tags, max_pages=max_pages)
     except NotFoundError as exc:
         raise NotFoundError(
             exc.message,
@@ -97,6 +107,12 @@ def resolve_tags(
 
     def one(tag: str) -> Resolved | TagError:
         try:
+            if not _TAG.fullmatch(tag):
+                return TagError(
+                    tag,
+                    "the registry listed a name that is not a valid tag; not resolved",
+                    int(ExitCode.UNAVAILABLE),
+                )
             return client.resolve(repo.with_tag(tag))
         except TruedigestError as exc:
             return TagError(tag, exc.message, int(exc.exit_code))
@@ -131,9 +147,11 @@ def scan_tags(
     *,
     match: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    max_tags: int = DEFAULT_MAX_TAGS,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> TagScan:
     """List, then resolve: the library entry point (the CLI interposes a progress bar)."""
-    tags, listed = list_matching(client, repo, match)
+    tags, listed = list_matching(client, repo, match, max_tags=max_tags, max_pages=max_pages)
     return resolve_tags(client, repo, tags, concurrency=concurrency, listed=listed)
 
 
