@@ -131,7 +131,8 @@ def check_token(target: CPTarget, value: str) -> Secret:
     variable and the position of the first character a bearer token cannot hold —
     never the value itself. Surrounding whitespace (a trailing newline) is dropped."""
     token = value.strip()
-    secret = Secret(token)  # registered for redaction even when refused
+    # Checked before it becomes a Secret: a refused value is never sent nor printed, and
+    # redaction's encodings of it (base64, URL-quoting) would fail on a lone surrogate.
     for position, char in enumerate(token, start=1):
         if "!" <= char <= "~":
             continue
@@ -146,7 +147,7 @@ def check_token(target: CPTarget, value: str) -> Secret:
             f"{position}; a bearer token is printable ASCII",
             hint=f"re-copy the token into {target.token_env} as plain text",
         )
-    return secret
+    return Secret(token)
 
 
 class CPClient:

