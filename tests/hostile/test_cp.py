@@ -365,7 +365,7 @@ def test_a_non_utf8_token_is_exit_2(world: World, tmp_path: Path) -> None:
     ]
     proc = subprocess.run(
         [sys.executable, "-m", "truedigest", *args],
-        env=env,  # type: ignore[arg-type]  # bytes mappings are accepted on POSIX
+        env=env,  # bytes mappings are accepted on POSIX
         capture_output=True,
         timeout=60,
         check=False,
