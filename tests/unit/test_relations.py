@@ -28,6 +28,7 @@ from tests.support.images import (
 from truedigest.digest import Digest
 from truedigest.errors import AuthError, NotFoundError, RegistryError, TruedigestError
 from truedigest.models import Manifest, Observation, Platform, Relation, SourceKind, Status, Verdict
+from truedigest.pinaudit import TrackedTag, judge, row_candidate
 from truedigest.reference import ImageRef, parse_reference
 from truedigest.registry import RegistryClient, Resolved
 from truedigest.sources.registry import RegistryDiagnoser
@@ -504,3 +505,28 @@ def test_shared_fetches_are_made_once_across_lookups(world: World) -> None:
 def test_digests_in_the_fixtures_are_hashed_from_bytes(world: World) -> None:
     assert world.amd64.digest == sha256_digest(world.amd64.manifest)
     assert world.index.digest == sha256_digest(world.index.body)
+
+
+def test_pins_say_why_a_relation_is_unknown(world: World) -> None:
+    """`pins` judges with the same answers: an unknown relation keeps its reason."""
+    truth = D(world.single.digest)
+    pinned = D(world.other.digest)
+    row = {
+        "template_name": "api",
+        "image_digest": str(pinned),
+        "image_ref": f"{REF.name}@{pinned}",
+    }
+    candidate = row_candidate("prod", row, repo=None)
+    key = (REF.name, pinned)
+    error = _rate_limited(pinned)
+    entry = judge(
+        candidate,
+        exists={key: True},
+        tracked={REF.name: TrackedTag(REF.name, "latest", truth)},
+        relations={key: RelationUnknown.from_error(error)},
+    )
+    assert (entry.status, entry.relation) == (Status.ERROR, None)
+    assert entry.detail == (
+        f"differs from {REF.name}:latest ({truth}); "
+        f"how it relates to the truth is unknown: {error.message}"
+    )
