@@ -638,6 +638,11 @@ def verify(
     else:
         out.print_verify_table(report)
     _say(out.verdict_line(report))
+    if _verbosity() >= 1:  # why a relation is unknown (401, 429 …): the error behind it
+        from truedigest.verify import relation_causes
+
+        for line in relation_causes(report):
+            _say(line)
     for hint in out.source_hints(report):
         _say(f"hint: {hint}")
     if _in_actions():  # stderr: never inside JSON or markdown on stdout; runners read both
