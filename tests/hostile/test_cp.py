@@ -217,6 +217,7 @@ def test_verify_a_row_with_a_wrong_type_is_a_broken_pin(
 
 
 PINS_CASES = [
+    ("template_name", "a\ud800b"),
     ("region", 7),
     ("image_ref", None),
     ("notes", [1, 2]),

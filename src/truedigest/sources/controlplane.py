@@ -148,11 +148,16 @@ def pin_problems(
     A row without git_sha passes a commit taken from a `sha-<7>` tag (many CPs do
     not record it), but not an explicit --git-sha (`require_git_sha`): fail closed.
     """
+    # image_digest was parsed by the caller; a missing or non-string template_name is
+    # the caller's to report (pins says "the row has no template_name"), a string that
+    # is not valid Unicode is ours.
+    name = row.get("template_name")
+    named = isinstance(name, str) and bool(name)
+    skip = ("image_digest",) if named else ("template_name", "image_digest")
     problems = [
         problem
         for key in ROW_FIELDS
-        if key not in ("template_name", "image_digest")
-        and (problem := field_problem(row, key)) is not None
+        if key not in skip and (problem := field_problem(row, key)) is not None
     ]
     if problems:
         problems[-1] += ": a malformed row, never matched"
