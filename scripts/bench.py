@@ -192,7 +192,9 @@ def bench_resolve(work: Path, rtt_ms: float, reps: int) -> Json:
             for _ in range(reps):
                 proxy.reset()
                 before_tokens = tokens.token_requests if tokens is not None else 0
-                options = ClientOptions(plain_http=True)
+                options = ClientOptions(
+                    plain_http=registry.scheme == "http", ca_file=registry.ca_file
+                )
                 with RegistryClient(options, credentials=CredentialStore(env={})) as client:
                     seconds, first = timed(partial(client.resolve, ref))
                     if str(first.digest) != digest:

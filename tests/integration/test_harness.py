@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,7 +134,9 @@ def test_token_server_issues_accepted_tokens_and_counts(
     assert registry_token.password is not None
     creds = (registry_token.username, registry_token.password)
 
-    with httpx.Client(base_url=registry_token.url, timeout=10) as client:
+    assert registry_token.ca_file is not None
+    verify = ssl.create_default_context(cafile=str(registry_token.ca_file))
+    with httpx.Client(base_url=registry_token.url, timeout=10, verify=verify) as client:
         anon = client.get(token_server.realm, params=scope).json()["token"]
         bearer = {"Authorization": f"Bearer {anon}", "Accept": OCI_MANIFEST}
         pulled = client.get(f"/v2/{repo}/manifests/v1", headers=bearer)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import cli_env, registry_credentials, run_cli_many
+from tests.support.cli import cli_env, registry_credentials, run_cli_many, transport_flags
 from tests.support.images import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -678,15 +678,16 @@ def test_cli_inspect_and_whatis(
 ) -> None:
     seeded = seed(registry)
     repo = seeded.repository
+    flags = transport_flags(registry)
     calls = [
-        ["inspect", "--plain-http", seeded.ref("multi")],
-        ["inspect", "--plain-http", seeded.ref("multi"), "-o", "json"],
-        ["inspect", "--plain-http", seeded.ref("never-pushed")],
-        ["whatis", "--plain-http", seeded.arm64.config_digest, "--repo", repo, "-o", "json"],
-        ["whatis", "--plain-http", seeded.arm64.digest, "--repo", repo],
-        ["whatis", "--plain-http", sha256_digest(b"absent"), "--repo", repo, "-o", "json"],
-        ["whatis", "--plain-http", "sha256:1234", "--repo", repo],
-        ["whatis", "--plain-http", seeded.arm64.digest, "--repo", seeded.ref("multi")],
+        ["inspect", *flags, seeded.ref("multi")],
+        ["inspect", *flags, seeded.ref("multi"), "-o", "json"],
+        ["inspect", *flags, seeded.ref("never-pushed")],
+        ["whatis", *flags, seeded.arm64.config_digest, "--repo", repo, "-o", "json"],
+        ["whatis", *flags, seeded.arm64.digest, "--repo", repo],
+        ["whatis", *flags, sha256_digest(b"absent"), "--repo", repo, "-o", "json"],
+        ["whatis", *flags, "sha256:1234", "--repo", repo],
+        ["whatis", *flags, seeded.arm64.digest, "--repo", seeded.ref("multi")],
     ]
     env = cli_env(tmp_path, NO_COLOR=None, **registry_credentials(registry))
     tree, doc, absent_tag, config, manifest, absent, bad_digest, tagged_repo = run_cli_many(

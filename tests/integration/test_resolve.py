@@ -23,7 +23,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import CliResult, cli_env, registry_credentials, run_cli, run_cli_many
+from tests.support.cli import (
+    CliResult,
+    cli_env,
+    registry_credentials,
+    run_cli,
+    run_cli_many,
+    transport_flags,
+)
 from tests.support.images import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -181,15 +188,6 @@ def resolve(
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def transport_flags(server: RegistryServer) -> list[str]:
-    """--plain-http for the http variants, --ca-file for TLS."""
-    if server.url.startswith("https://"):
-        assert server.ca_file is not None
-        return ["--ca-file", str(server.ca_file)]
-    assert server.url.startswith("http://")
-    return ["--plain-http"]
 
 
 def resolve_args(server: RegistryServer, ref: str, *extra: str) -> list[str]:

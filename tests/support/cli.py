@@ -89,6 +89,16 @@ def registry_credentials(server: RegistryEndpoint, password: str | None = None) 
     }
 
 
+def transport_flags(server: RegistryEndpoint) -> list[str]:
+    """--plain-http for a plain-HTTP registry, --ca-file for one on TLS (the TLS and
+    token variants: a token realm on another port gets credentials only over https)."""
+    if server.url.startswith("https://"):
+        assert server.ca_file is not None
+        return ["--ca-file", str(server.ca_file)]
+    assert server.url.startswith("http://")
+    return ["--plain-http"]
+
+
 def run_cli_many(
     calls: Sequence[tuple[Sequence[str], Mapping[str, str]]],
     *,

@@ -338,6 +338,7 @@ class TokenServer:
         *,
         service: str = TOKEN_SERVICE,
         issuer: str = TOKEN_ISSUER,
+        certificates: TestCertificates | None = None,
     ) -> None:
         self.username = username
         self.password = password
@@ -356,7 +357,15 @@ class TokenServer:
         self._httpd = _TokenHTTPServer(("127.0.0.1", 0), _TokenHandler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
+        # A realm on another port is another origin: truedigest sends credentials
+        # there only over https (DESIGN §9), as a real token server is served.
+        scheme = "http"
+        if certificates is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certificates.server_cert, certificates.server_key)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
+        self.realm = f"{scheme}://127.0.0.1:{self.port}/token"
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
@@ -486,7 +495,7 @@ class RegistryServer:
 
     @property
     def scheme(self) -> str:
-        return "https" if self.variant is Variant.TLS else "http"
+        return "https" if self.variant in (Variant.TLS, Variant.TOKEN) else "http"
 
     # -- lifecycle
     @classmethod
@@ -553,16 +562,16 @@ class RegistryServer:
                 htpasswd.write_bytes(f"{self.username}:".encode() + hashed + b"\n")
                 self._auth = {"htpasswd": {"realm": "truedigest-test", "path": str(htpasswd)}}
             case Variant.TLS:
-                self._certs = make_test_certificates(self.workdir / "certs")
-                self.ca_dir = self.workdir / "ca"
-                self.ca_dir.mkdir(exist_ok=True)
-                # skopeo --cert-dir treats any *.key there as a client key: only ca.crt.
-                self.ca_file = self.ca_dir / "ca.crt"
-                shutil.copyfile(self._certs.ca_cert, self.ca_file)
+                self._use_test_ca()
             case Variant.TOKEN:
                 assert self.username is not None
                 assert self.password is not None
-                self.token_server = TokenServer(self.username, self.password).start()
+                # Registry and token server both on https with one test CA: the realm
+                # is another origin (another port), which gets credentials only over TLS.
+                certs = self._use_test_ca()
+                self.token_server = TokenServer(
+                    self.username, self.password, certificates=certs
+                ).start()
                 bundle = self.workdir / "token.crt"
                 bundle.write_bytes(self.token_server.certificate_pem)
                 self._auth = {
@@ -573,6 +582,15 @@ class RegistryServer:
                         "rootcertbundle": str(bundle),
                     }
                 }
+
+    def _use_test_ca(self) -> TestCertificates:
+        self._certs = make_test_certificates(self.workdir / "certs")
+        self.ca_dir = self.workdir / "ca"
+        self.ca_dir.mkdir(exist_ok=True)
+        # skopeo --cert-dir treats any *.key there as a client key: only ca.crt.
+        self.ca_file = self.ca_dir / "ca.crt"
+        shutil.copyfile(self._certs.ca_cert, self.ca_file)
+        return self._certs
 
     def _write_config(self) -> None:
         http_section: dict[str, Any] = {
