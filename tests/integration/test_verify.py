@@ -24,7 +24,14 @@ from typing import Any, cast
 
 import pytest
 
-from tests.support.cli import CliResult, cli_env, registry_credentials, run_cli, run_cli_many
+from tests.support.cli import (
+    CliResult,
+    cli_env,
+    registry_credentials,
+    run_cli,
+    run_cli_many,
+    transport_flags,
+)
 from tests.support.cpserver import CPServer, PinRow, RecordedRequest, make_pin
 from tests.support.images import (
     Image,
@@ -247,7 +254,7 @@ def reg(world: World, tag: str = SHA_TAG) -> str:
 
 
 def verify_args(world: World, *extra: str, tags: Sequence[str] = (SHA_TAG,)) -> list[str]:
-    args = ["verify", "--plain-http"]
+    args = ["verify", *transport_flags(world.server)]
     for tag in tags:
         args += ["--image", world.ref(tag)]
     return [*args, *extra]
