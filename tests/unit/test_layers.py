@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "truedigest.netguard": 4,
     "truedigest.httpclient": 4,
     "truedigest.transport": 4,
+    "truedigest.credentials": 5,
     "truedigest.auth": 5,
     "truedigest.registry": 6,
     "truedigest.controlplane": 6,
