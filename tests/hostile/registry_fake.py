@@ -22,15 +22,16 @@ from tests.support.images import Image, build_image, canonical_json, sha256_dige
 REPO = "team/app"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
-# Each payload is something a hostile server or file could send; together they cover
-# terminal escapes (C0, C1, OSC, DEL), runner commands after a newline, at line start
-# and the legacy `##[`, lone surrogates, and markup for the step summary.
+# What hostile servers and files send, all at once in one string (a value that starts
+# with a command, terminal escapes C0/C1/OSC/DEL, commands after CR/LF/NEL, the legacy
+# `##[`), and lone surrogates apart: a CP row holding them is malformed, never echoed.
 PAYLOADS: dict[str, str] = {
-    "terminal": "t\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x08\x00\x9b31mred\x9b0m\x7f\x90q\x9c",
-    "newline-command": "x\n::error::injected\r\n  ::set-output name=x::y\x85::warning::z",
-    "legacy-command": "##[set-output name=x;]y and ##[error]z",
+    "commands-and-escapes": (
+        "::error title=x::injected t\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x08\x00"
+        "\x9b31mred\x9b0m\x7f\x90q\x9c x\n::error::injected\r\n  ::set-output name=x::y"
+        "\x85::warning::z ##[set-output name=x;]y and ##[error]z"
+    ),
     "lone-surrogate": "bad\udc80\ud800half",
-    "line-start-command": "::error title=x::injected",
 }
 
 

@@ -48,9 +48,10 @@ class World:
         return run_cli(args, self.env(**extra))
 
 
-@pytest.fixture(params=list(PAYLOADS), ids=list(PAYLOADS))
+@pytest.fixture
 def payload(request: pytest.FixtureRequest) -> str:
-    return PAYLOADS[request.param]
+    """The payload named by an indirect parameter (default: commands and escapes)."""
+    return PAYLOADS[getattr(request, "param", "commands-and-escapes")]
 
 
 @pytest.fixture
@@ -132,7 +133,14 @@ COMMANDS: dict[str, tuple[Callable[[World], list[str]], tuple[int, ...]]] = {
 }
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
+# Lone surrogates only where they can arrive: tag names, annotations, platforms, CP rows.
+SURROGATE_COMMANDS = ("verify-json", "tags-text", "tags-json", "inspect-text", "whatis-text")
+MATRIX = [("commands-and-escapes", c) for c in COMMANDS] + [
+    ("lone-surrogate", c) for c in (*SURROGATE_COMMANDS, "resolve-platform-text")
+]
+
+
+@pytest.mark.parametrize(("payload", "command"), MATRIX, indirect=["payload"])
 def test_no_escape_no_command_no_secret(world: World, command: str) -> None:
     build, codes = COMMANDS[command]
     result = world.run(build(world))
@@ -153,6 +161,7 @@ def test_inside_actions_only_our_annotations_and_their_payload_is_inert(world: W
     assert not runner_lines(result.stdout), str(result)
 
 
+@pytest.mark.parametrize("payload", list(PAYLOADS), indirect=True)
 def test_json_keeps_every_value_exact(world: World, payload: str) -> None:
     inspected = world.run(["inspect", "--plain-http", world.ref, "-o", "json"])
     verified = world.run(_verify(world, "-o", "json"))

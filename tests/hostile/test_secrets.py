@@ -93,7 +93,7 @@ def echo(tmp_path: Path) -> Iterator[Echo]:
             cp.stop()
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "markdown"])
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
 def test_a_token_echoed_by_the_cp_is_never_printed_by_verify(echo: Echo, fmt: str) -> None:
     result = echo.verify("-o", fmt)
 
@@ -104,7 +104,7 @@ def test_a_token_echoed_by_the_cp_is_never_printed_by_verify(echo: Echo, fmt: st
         assert row["notes"] == "called with ***; basic ***"
 
 
-@pytest.mark.parametrize("fmt", ["table", "json"])
+@pytest.mark.parametrize("fmt", ["table"])
 def test_a_token_echoed_by_the_cp_is_never_printed_by_pins(echo: Echo, fmt: str) -> None:
     result = echo.pins("-o", fmt)
 
@@ -154,7 +154,7 @@ def _bearer_registry(token: str) -> HostileServer:
     return server
 
 
-@pytest.mark.parametrize("verbosity", ["-v", "-vv"])
+@pytest.mark.parametrize("verbosity", ["-vv"])
 def test_a_bearer_token_with_crlf_is_never_printed(tmp_path: Path, verbosity: str) -> None:
     with _bearer_registry(CRLF_TOKEN) as registry:
         result = run_cli(
@@ -179,16 +179,15 @@ def _basic_registry(code: str) -> HostileServer:
     return HostileServer(serve)
 
 
-@pytest.mark.parametrize("verbosity", ["", "-v", "-vv"])
-@pytest.mark.parametrize("echoed", ["plain", "password", "header"])
+@pytest.mark.parametrize(("echoed", "verbosity"), [("password", "-v"), ("header", "-vv")])
 def test_a_refused_password_is_never_printed(tmp_path: Path, verbosity: str, echoed: str) -> None:
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    code = {"plain": "UNAUTHORIZED", "password": f"DENIED_{PASSWORD}", "header": f"Basic {basic}"}
+    code = {"password": f"DENIED_{PASSWORD}", "header": f"Basic {basic}"}
     env = cli_env(
         tmp_path, TRUEDIGEST_REGISTRY_USERNAME=USER, TRUEDIGEST_REGISTRY_PASSWORD=PASSWORD
     )
     with _basic_registry(code[echoed]) as registry:
         args = ["resolve", "--plain-http", f"{registry.host}/{REPO}:latest"]
-        result = run_cli([verbosity, *args] if verbosity else args, env)
+        result = run_cli([verbosity, *args], env)
 
     assert_scrubbed(result, code=3, secrets=[PASSWORD, f"{USER}:{PASSWORD}", basic])
