@@ -241,7 +241,7 @@ def test_the_tags_summary_names_at_most_ten_tags(tmp_path: Path) -> None:
     created = "org.opencontainers.image.created"
     old = build_image(REPO, salt="old", annotations={created: "2023-01-01T00:00:00Z"})
     new = build_image(REPO, salt="new", annotations={created: "2024-01-01T00:00:00Z"})
-    names = [f"t{i}" for i in range(150)]
+    names = [f"t{i}" for i in range(40)]
     blobs = {sha256_digest(b): b for b in (*old.blobs, *new.blobs)}
 
     def serve(req: Request) -> Answer:
@@ -259,9 +259,9 @@ def test_the_tags_summary_names_at_most_ten_tags(tmp_path: Path) -> None:
 
     assert_safe(result, code=0)
     (summary,) = result.stderr.splitlines()
-    assert "and 140 more" in summary, summary
+    assert "and 30 more" in summary, summary
     assert len(summary) < 400, summary
-    assert "t149" in result.stdout  # the table itself keeps every tag
+    assert "t39" in result.stdout  # the table itself keeps every tag
 
 
 # -- a terminal -------------------------------------------------------------------------
