@@ -28,7 +28,7 @@ def _forms(value: str) -> set[str]:
     forms = {value}
     raw = value.encode("utf-8", "surrogatepass")
     forms.add(base64.b64encode(raw).decode("ascii"))
-    forms.add(urllib.parse.quote(value, safe=""))
+    forms.add(urllib.parse.quote_from_bytes(raw, safe=""))
     forms.update(part for part in value.replace("\r", "\n").split("\n"))
     forms.add(repr(value)[1:-1])
     return {f for f in forms if len(f) >= _MIN_LENGTH}

@@ -248,3 +248,9 @@ def test_a_full_device_is_a_recorded_failure_not_a_crash() -> None:
         guard.flush()
     finally:
         raw.close()
+
+
+def test_a_secret_with_a_lone_surrogate_is_remembered_and_masked() -> None:
+    # A non-UTF-8 password from the environment arrives as a lone surrogate.
+    redact.remember("pass\udc80word")
+    assert redact.scrub("x pass\udc80word y") == "x *** y"
