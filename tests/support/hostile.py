@@ -162,7 +162,10 @@ class HostileServer:
             allow_reuse_address = True
 
         self._server = _Server(("127.0.0.1", 0), _H)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits up to one poll interval (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
