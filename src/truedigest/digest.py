@@ -15,7 +15,7 @@ from truedigest.errors import InvalidDigestError
 
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 ALGORITHMS = tuple(_HEX_LENGTHS)
-_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
 
 
 @dataclass(frozen=True, slots=True, order=True)

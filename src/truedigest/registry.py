@@ -55,7 +55,7 @@ DEFAULT_MAX_TAGS = 10_000
 DEFAULT_MAX_PAGES = 1_000
 TAGS_PAGE_LIMIT = Limit("tag list page", TAGS_CAP)
 _AUTH_ROUNDS = 3
-_CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}$")
+_CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from truedigest.sources.controlplane import observe_cp
 from truedigest.sources.registry import RegistryDiagnoser, observe_image
 from truedigest.verify import digests_agree, evaluate
 
-_SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})$")
+_SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})\Z")
 
 
 @dataclass(frozen=True, slots=True)
