@@ -272,7 +272,7 @@ def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 default=30.0,
                 show_default=True,
                 envvar="TRUEDIGEST_TIMEOUT",
-                help="Seconds per network operation.",
+                help="Seconds for each whole response; a run ends by 10x this (at least 60 s).",
             ),
         ]
     ):
@@ -629,7 +629,8 @@ def verify(
         if wait and not agree:
             click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
 
-    with _session(client_options, images) as client:
+    # --wait extends the run's deadline by the time it may spend waiting.
+    with _session(client_options.with_wait(wait), images) as client:
         report = run_verify(plan, client, on_round=on_round)
     if output == "json":
         out.print_json(report.to_json())
