@@ -165,10 +165,10 @@ def http_rtt(host: str, samples: int = 5) -> float:
 
 
 def bench_resolve(work: Path, rtt_ms: float, reps: int) -> Json:
-    from truedigest.auth import CredentialStore
-    from truedigest.reference import parse_reference
-    from truedigest.registry import RegistryClient
-    from truedigest.transport import ClientOptions
+    from truedigest.oci.auth import CredentialStore
+    from truedigest.oci.reference import parse_reference
+    from truedigest.oci.registry import RegistryClient
+    from truedigest.oci.transport import ClientOptions
 
     repo, tag = "bench/resolve", "v1"
     image = build_image(repo, salt="bench-resolve")
@@ -291,13 +291,13 @@ def run_tags_cli(host: str, repo: str, expected: dict[str, str], reps: int) -> J
 def run_tags_inprocess(host: str, repo: str, expected: dict[str, str], reps: int) -> Json:
     """The library behind `truedigest tags` (`tagscan.scan_tags`), without process start-up."""
     try:
-        from truedigest.tagscan import scan_tags
+        from truedigest.sources.tagscan import scan_tags
     except ImportError as exc:
         return {"status": "unavailable", "reason": str(exc)}
-    from truedigest.auth import CredentialStore
-    from truedigest.reference import parse_repository
-    from truedigest.registry import RegistryClient
-    from truedigest.transport import ClientOptions
+    from truedigest.oci.auth import CredentialStore
+    from truedigest.oci.reference import parse_repository
+    from truedigest.oci.registry import RegistryClient
+    from truedigest.oci.transport import ClientOptions
 
     ref = parse_repository(f"{host}/{repo}")
     times: list[float] = []
@@ -417,14 +417,14 @@ def bench_tags(work: Path, n: int, rtt_ms: float, reps: int) -> Json:
 
 
 def bench_verify(work: Path, rtt_ms: float, reps: int, cp_delay: float = CP_DELAY) -> Json:
-    from truedigest.auth import CredentialStore
-    from truedigest.controlplane import CPClient, CPTarget
-    from truedigest.reference import parse_reference
-    from truedigest.registry import RegistryClient
-    from truedigest.run import VerifyPlan, run_verify
-    from truedigest.sources.controlplane import observe_cp
-    from truedigest.sources.registry import observe_image
-    from truedigest.transport import ClientOptions
+    from truedigest.cp.client import CPClient, CPTarget
+    from truedigest.engine.verify_run import VerifyPlan, run_verify
+    from truedigest.oci.auth import CredentialStore
+    from truedigest.oci.reference import parse_reference
+    from truedigest.oci.registry import RegistryClient
+    from truedigest.oci.transport import ClientOptions
+    from truedigest.sources.cp_rows import observe_cp
+    from truedigest.sources.registry_tag import observe_image
 
     token = secrets.token_urlsafe(24)
     env = {"CP_ADMIN_API_TOKEN": token}
@@ -551,7 +551,7 @@ def import_profile(args: Sequence[str]) -> Json:
         "httpx_ms": ms(cumulative.get("httpx", 0) / 1e6),
         "rich_console_ms": ms(cumulative.get("rich.console", 0) / 1e6),
         "click_ms": ms(cumulative.get("click", 0) / 1e6),
-        "truedigest_cli_ms": ms(cumulative.get("truedigest.cli", 0) / 1e6),
+        "truedigest_cli_ms": ms(cumulative.get("truedigest.cli.main", 0) / 1e6),
     }
 
 

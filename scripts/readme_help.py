@@ -14,7 +14,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from truedigest.cli import cli
+from truedigest.cli.main import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"```text\n\$ (truedigest[^\n]*--help)\n(.*?)```", re.DOTALL)

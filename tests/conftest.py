@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from truedigest import redact
+from truedigest.base import redact
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,3 @@
-from truedigest.cli import main
+from truedigest.cli.main import main
 
 main()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from scripts.readme_help import BLOCK, README, help_text, render
-from truedigest.cli import cli
+from truedigest.cli.main import cli
 
 
 def test_help_blocks_are_current() -> None:

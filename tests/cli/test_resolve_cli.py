@@ -21,10 +21,10 @@ import respx
 from click.testing import CliRunner, Result
 
 from truedigest import __version__
-from truedigest.auth import CredentialStore
-from truedigest.cli import cli
-from truedigest.registry import RegistryClient
-from truedigest.transport import ClientOptions
+from truedigest.cli.main import cli
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
 
 REG = "reg.example"
 REPO = "team/app"
@@ -114,7 +114,7 @@ def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRegistry:
             sleep=lambda _seconds: None,
         )
 
-    monkeypatch.setattr("truedigest.cli._registry_client", client_factory)
+    monkeypatch.setattr("truedigest.cli.main._registry_client", client_factory)
     return fake
 
 
@@ -394,6 +394,6 @@ def test_help_and_version_import_neither_httpx_nor_rich(flag: str) -> None:
         for line in proc.stderr.splitlines()
         if line.startswith("import time:") and line.count("|") == 2
     }
-    assert {"click", "truedigest.cli"} <= modules  # the parse works
+    assert {"click", "truedigest.cli.main"} <= modules  # the parse works
     heavy = {m for m in modules if m.split(".")[0] in {"httpx", "rich", "httpcore"}}
     assert heavy == set()

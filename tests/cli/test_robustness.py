@@ -125,7 +125,7 @@ def test_a_bug_is_one_error_line_and_exit_3(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom: internal detail")
 
-    monkeypatch.setattr("truedigest.registry.RegistryClient.resolve", broken)
+    monkeypatch.setattr("truedigest.oci.registry.RegistryClient.resolve", broken)
     result = run(["resolve", REF])
     assert_one_error(result, 3)
     assert "internal error: RuntimeError" in result.stderr

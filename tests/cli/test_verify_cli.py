@@ -1,7 +1,7 @@
 """`truedigest verify` flag handling through click's CliRunner.
 
 The registry and the CP are one `httpx.MockTransport` (the CP client shares the
-registry client's transport): `truedigest.cli._registry_client` is monkeypatched
+registry client's transport): `truedigest.cli.main._registry_client` is monkeypatched
 to build the real RegistryClient on it, so nothing here touches the network and
 every request the command made can be counted. Manifest bytes come from
 `tests.support.images`; expected digests are sha256 of those bytes.
@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.support.images import Image, build_image
-from truedigest.auth import CredentialStore
-from truedigest.cli import cli
-from truedigest.registry import RegistryClient
-from truedigest.transport import ClientOptions
+from truedigest.cli.main import cli
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
 
 REG = "registry.test"
 REPO = "team/app"
@@ -116,7 +116,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, current: Image, old: I
             options, transport=transport, credentials=CredentialStore(env={"HOME": str(tmp_path)})
         )
 
-    monkeypatch.setattr("truedigest.cli._registry_client", client)
+    monkeypatch.setattr("truedigest.cli.main._registry_client", client)
     return state
 
 

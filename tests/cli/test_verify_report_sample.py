@@ -1,7 +1,7 @@
 """The verify report document, frozen: `tests/cli/data/verify_report_sample.json`.
 
 Fixed Observations (one per relation and status) go through the pure core,
-`truedigest.verify.evaluate`, with a fake RelationOracle; the document it
+`truedigest.core.verdicts.evaluate`, with a fake RelationOracle; the document it
 produces is compared key by key with the frozen file. Every digest in the sample
 is sha256 of fixed bytes named below, recomputed here, so the file is checked
 rather than echoed. After an intended change to the report, regenerate with
@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from truedigest.digest import Digest
-from truedigest.models import Observation, Relation, Report, SourceKind, Status
-from truedigest.verify import Diagnosis, evaluate
+from truedigest.core.verdicts import Diagnosis, evaluate
+from truedigest.model.observation import Observation, Relation, Report, SourceKind, Status
+from truedigest.oci.digest import Digest
 
 SAMPLE = Path(__file__).parent / "data" / "verify_report_sample.json"
 REF = "registry.example.com/team/app:sha-1a2b3c4"

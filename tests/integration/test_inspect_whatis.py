@@ -43,19 +43,19 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer
-from truedigest.auth import CredentialStore
-from truedigest.digest import Digest
+from truedigest.engine.forensics import Inspection, Kind, WhatIs, inspect, whatis
 from truedigest.errors import ExitCode, NotFoundError
-from truedigest.forensics import Inspection, Kind, WhatIs, inspect, whatis
-from truedigest.output_forensics import (
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.digest import Digest
+from truedigest.oci.reference import parse_reference, parse_repository
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
+from truedigest.render.forensics_view import (
     inspect_document,
     inspect_tree,
     render_plain,
     whatis_document,
 )
-from truedigest.reference import parse_reference, parse_repository
-from truedigest.registry import RegistryClient
-from truedigest.transport import ClientOptions
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 

@@ -29,11 +29,11 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer
-from truedigest.auth import CredentialStore
-from truedigest.controlplane import CPTarget
-from truedigest.pinaudit import PinPlan, audit_pins
-from truedigest.registry import RegistryClient
-from truedigest.transport import ClientOptions
+from truedigest.cp.client import CPTarget
+from truedigest.engine.pins_run import PinPlan, audit_pins
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 
@@ -480,7 +480,7 @@ def test_requests_one_head_per_distinct_digest_and_one_get_per_repository(
 def test_unreadable_pin_file_is_a_usage_error(world: World, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from truedigest.cli import cli
+    from truedigest.cli.main import cli
 
     result = CliRunner().invoke(
         cli, ["pins", "--plain-http", "--pin-file", str(tmp_path / "absent.yaml")]

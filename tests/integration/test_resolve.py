@@ -49,13 +49,13 @@ from tests.support.images import (
 )
 from tests.support.oracle import OracleEndpoint
 from tests.support.registry import RegistryServer, TokenServer
-from truedigest.auth import CredentialStore
-from truedigest.digest import Digest
 from truedigest.errors import AuthError, ExitCode, NotFoundError, PlatformNotFoundError
-from truedigest.models import Platform
-from truedigest.reference import parse_reference
-from truedigest.registry import RegistryClient, Resolved
-from truedigest.transport import ClientOptions
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import Platform
+from truedigest.oci.reference import parse_reference
+from truedigest.oci.registry import RegistryClient, Resolved
+from truedigest.oci.transport import ClientOptions
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 Oracle = Callable[[OracleEndpoint, str, str], str]

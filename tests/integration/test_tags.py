@@ -50,12 +50,12 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer, TokenServer
-from truedigest.auth import CredentialStore
 from truedigest.errors import NotFoundError
-from truedigest.reference import parse_repository
-from truedigest.registry import RegistryClient
-from truedigest.tagscan import scan_tags
-from truedigest.transport import ClientOptions
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.reference import parse_repository
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
+from truedigest.sources.tagscan import scan_tags
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 

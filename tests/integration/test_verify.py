@@ -6,7 +6,7 @@ this module pushed (or, for the dangling pin, of bytes it deliberately never
 pushed). The control planes are `tests.support.cpserver.CPServer` instances on
 loopback whose pin rows each test sets.
 
-Most cases run in process through `truedigest.run.run_verify` (fast, and the
+Most cases run in process through `truedigest.engine.verify_run.run_verify` (fast, and the
 client exposes request counts); a representative set runs the real
 `python -m truedigest verify` in subprocesses for exit codes, stdout JSON, stderr
 text, workflow annotations and build-source files.
@@ -44,15 +44,16 @@ from tests.support.images import (
     push_index,
 )
 from tests.support.registry import RegistryServer, TokenServer
-from truedigest.auth import CredentialStore
-from truedigest.controlplane import CPTarget
-from truedigest.models import Platform, Report
-from truedigest.output import verdict_line
-from truedigest.reference import parse_reference
-from truedigest.registry import RegistryClient
-from truedigest.run import VerifyPlan, run_verify
+from truedigest.cp.client import CPTarget
+from truedigest.engine.verify_run import VerifyPlan, run_verify
+from truedigest.model.observation import Report
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.manifest import Platform
+from truedigest.oci.reference import parse_reference
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
+from truedigest.render.verify_report import verdict_line
 from truedigest.sources.build import BuildClaim, from_digest
-from truedigest.transport import ClientOptions
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 

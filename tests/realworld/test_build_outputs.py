@@ -28,7 +28,7 @@ from tests.support.cli import cli_env, run_cli
 from tests.support.images import Pusher
 from tests.support.registry import RegistryServer, registry_binary
 from truedigest.errors import InputFileError
-from truedigest.reference import parse_reference
+from truedigest.oci.reference import parse_reference
 from truedigest.sources import build
 
 DATA = Path(__file__).resolve().parent / "data" / "build"

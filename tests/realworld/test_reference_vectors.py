@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from truedigest.digest import Digest
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
-from truedigest.reference import (
+from truedigest.oci.digest import Digest
+from truedigest.oci.reference import (
     DOCKER_HUB,
     ImageRef,
     is_valid_domain,

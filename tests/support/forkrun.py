@@ -58,8 +58,8 @@ def _child(args: Sequence[str], env: Mapping[str, str], out_w: int, err_w: int) 
         )
         sys.argv = ["truedigest", *args]
 
-        from truedigest import redact
-        from truedigest.cli import main
+        from truedigest.base import redact
+        from truedigest.cli.main import main
 
         redact.forget_all()
         try:

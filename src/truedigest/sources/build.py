@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from truedigest import fileio, jsonutil
-from truedigest.digest import Digest, clip
+from truedigest.base import fileio, jsonutil
 from truedigest.errors import InputFileError, InvalidDigestError, InvalidReferenceError
-from truedigest.reference import ImageRef, parse_reference
+from truedigest.oci.digest import Digest, clip
+from truedigest.oci.reference import ImageRef, parse_reference
 
 __all__ = [
     "MAX_INPUT_BYTES",

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from truedigest.digest import Digest
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
-from truedigest.reference import ImageRef, parse_reference
+from truedigest.oci.digest import Digest
+from truedigest.oci.reference import ImageRef, parse_reference
 from truedigest.sources.build import read_input_text
 
 __all__ = [

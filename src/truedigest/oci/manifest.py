@@ -1,0 +1,238 @@
+"""Frozen values shared by the client, the sources and the core (stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from truedigest.base import jsonutil
+from truedigest.errors import InvalidDigestError, InvalidReferenceError, RegistryError
+from truedigest.oci.digest import Digest
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_MEDIA_TYPES: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
+INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+_IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+_SHORT_MEDIA_TYPES = {
+    OCI_INDEX: "OCI index",
+    OCI_MANIFEST: "OCI manifest",
+    DOCKER_LIST: "Docker manifest list",
+    DOCKER_MANIFEST: "Docker manifest",
+}
+ATTESTATION_TYPE_KEY = "vnd.docker.reference.type"
+ATTESTATION_DIGEST_KEY = "vnd.docker.reference.digest"
+CREATED = "org.opencontainers.image.created"
+"""The annotation (or config label) with the image's build time, RFC 3339."""
+
+
+def short_media_type(media_type: str) -> str | None:
+    """`OCI index` for `application/vnd.oci.image.index.v1+json` (for text output);
+    None for a type that is not one of the four manifest types."""
+    return _SHORT_MEDIA_TYPES.get(media_type)
+
+
+def manifest_media_type(data: dict[str, Any], content_type: str, shown: str) -> str:
+    """The media type of a manifest body, when its three witnesses agree.
+
+    The witnesses: the response's Content-Type (when one of the four manifest
+    types), the body's own `mediaType`, and its shape (`manifests` for an index,
+    `config` for a manifest). A disagreement means the registry (or something in
+    front of it) lies about what it serves: RegistryError, exit 3 (could not
+    check), never "absent". Without a declared type the shape decides.
+    """
+    body_type = data.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise RegistryError(f"{shown}: the manifest's mediaType is not a string")
+    if data.get("schemaVersion") == 1:
+        raise RegistryError(
+            f"{shown}: the registry served a Docker schema 1 manifest",
+            hint="schema 1 is deprecated and has no stable digest; re-push the image",
+        )
+    has_index = "manifests" in data
+    has_manifest = "config" in data or "layers" in data
+    if has_index and has_manifest:
+        raise _lie(shown, "the body has both an index's manifests and a manifest's config/layers")
+    declared = content_type if content_type in MANIFEST_MEDIA_TYPES else None
+    if body_type and declared and body_type != declared:
+        raise _lie(shown, f"Content-Type says {declared} but the body's mediaType is {body_type}")
+    declared = declared or body_type or None
+    if declared in INDEX_MEDIA_TYPES and not has_index:
+        raise _lie(shown, f"it is declared {declared} but the body has no manifests list")
+    if declared in _IMAGE_MANIFEST_TYPES and (has_index or "config" not in data):
+        raise _lie(shown, f"it is declared {declared} but the body is not shaped like one")
+    if declared:
+        return declared
+    if has_index:
+        return OCI_INDEX
+    if "config" in data and "layers" in data:
+        return OCI_MANIFEST
+    raise RegistryError(f"{shown}: the registry served JSON that is not a manifest")
+
+
+def _lie(shown: str, what: str) -> RegistryError:
+    return RegistryError(
+        f"{shown}: the registry's answer contradicts itself: {what}",
+        hint="a registry or proxy that mislabels manifests cannot be trusted; nothing was checked",
+    )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.strip().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InvalidReferenceError(
+                f"invalid platform {text!r}",
+                hint="a platform looks like linux/amd64 or linux/arm64/v8",
+            )
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    @classmethod
+    def from_json(cls, obj: object) -> Platform | None:
+        if not isinstance(obj, dict):
+            return None
+        os_, arch = obj.get("os"), obj.get("architecture")
+        if not isinstance(os_, str) or not isinstance(arch, str):
+            return None
+        variant = obj.get("variant")
+        return cls(os_, arch, variant if isinstance(variant, str) and variant else None)
+
+    def matches(self, wanted: Platform) -> bool:
+        """`wanted` without a variant matches any variant (arm64 ~ arm64/v8)."""
+        if (self.os, self.architecture) != (wanted.os, wanted.architecture):
+            return False
+        if wanted.variant is None:
+            return True
+        mine = self.variant or _DEFAULT_VARIANTS.get(self.architecture)
+        return mine == wanted.variant
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.os == "unknown" and self.architecture == "unknown"
+
+    def __str__(self) -> str:
+        text = f"{self.os}/{self.architecture}"
+        return f"{text}/{self.variant}" if self.variant else text
+
+
+_DEFAULT_VARIANTS = {"arm64": "v8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    platform: Platform | None = None
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    artifact_type: str | None = None
+
+    @property
+    def is_attestation(self) -> bool:
+        return self.annotations.get(ATTESTATION_TYPE_KEY) == "attestation-manifest"
+
+    @classmethod
+    def from_json(cls, obj: object, where: str) -> Descriptor:
+        if not isinstance(obj, dict):
+            raise RegistryError(f"malformed descriptor in {where}: not an object")
+        media_type, digest_text, size = obj.get("mediaType"), obj.get("digest"), obj.get("size")
+        if (
+            not isinstance(digest_text, str)
+            or not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+        ):
+            raise RegistryError(f"malformed descriptor in {where}: digest or size missing")
+        try:
+            digest = Digest.parse(digest_text)
+        except InvalidDigestError as exc:
+            raise RegistryError(f"malformed descriptor digest in {where}") from exc
+        annotations = obj.get("annotations")
+        artifact_type = obj.get("artifactType")
+        return cls(
+            media_type=media_type if isinstance(media_type, str) else "",
+            digest=digest,
+            size=size,
+            platform=Platform.from_json(obj.get("platform")),
+            annotations=_str_dict(annotations),
+            artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest exactly as served: the bytes and what they hash to."""
+
+    repository: str
+    media_type: str
+    body: bytes = field(repr=False)
+    digest: Digest
+    header_digest: Digest | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+    @property
+    def json(self) -> dict[str, Any]:
+        try:
+            data = jsonutil.loads(self.body)
+        except ValueError as exc:
+            raise RegistryError(f"manifest {self.digest} is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise RegistryError(f"manifest {self.digest} is not a JSON object")
+        return data
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES or (
+            not self.media_type and "manifests" in self.json
+        )
+
+    @property
+    def children(self) -> list[Descriptor]:
+        if not self.is_index:
+            return []
+        items = self.json.get("manifests")
+        if not isinstance(items, list):
+            raise RegistryError(f"index {self.digest} has no manifests list")
+        return [Descriptor.from_json(item, f"index {self.digest}") for item in items]
+
+    @property
+    def config(self) -> Descriptor | None:
+        if self.is_index:
+            return None
+        cfg = self.json.get("config")
+        return None if cfg is None else Descriptor.from_json(cfg, f"manifest {self.digest}")
+
+    @property
+    def layers(self) -> list[Descriptor]:
+        if self.is_index:
+            return []
+        items = self.json.get("layers")
+        if not isinstance(items, list):
+            return []
+        return [Descriptor.from_json(item, f"manifest {self.digest}") for item in items]
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return _str_dict(self.json.get("annotations"))
+
+    @property
+    def subject(self) -> Descriptor | None:
+        sub = self.json.get("subject")
+        return None if sub is None else Descriptor.from_json(sub, f"manifest {self.digest}")
+
+
+def _str_dict(obj: object) -> dict[str, str]:
+    if not isinstance(obj, dict):
+        return {}
+    return {str(k): str(v) for k, v in obj.items() if isinstance(v, str | int | float | bool)}

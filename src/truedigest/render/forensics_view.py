@@ -1,0 +1,299 @@
+"""Renderers for `inspect` and `whatis`: JSON documents, and a tree of text.
+
+The text is built once as a tree of `Node`s, then drawn with rich on a terminal
+or as a plain indented tree when piped (stable, greppable, no escape codes).
+rich is imported only inside the function that draws with it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from truedigest.engine.forensics import ChildNode, Inspection, Kind, ManifestFacts, WhatIs
+from truedigest.oci.manifest import Descriptor, short_media_type
+from truedigest.render.safetext import clean
+
+INSPECT_SCHEMA = "truedigest.inspect/v1"
+WHATIS_SCHEMA = "truedigest.whatis/v1"
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def referrer_json(desc: Descriptor) -> dict[str, Any]:
+    return {
+        "digest": str(desc.digest),
+        "artifact_type": desc.artifact_type,
+        "media_type": desc.media_type,
+        "size": desc.size,
+        "annotations": dict(desc.annotations),
+    }
+
+
+def _image_keys(facts: ManifestFacts | None, *, index: bool = False) -> dict[str, Any]:
+    """config_digest, layers, layers_size, created, revision, source (null when unknown)."""
+    if facts is None:
+        return dict.fromkeys(
+            ("config_digest", "layers", "layers_size", "created", "revision", "source")
+        )
+    return {
+        "config_digest": _opt(facts.config_digest),
+        "layers": None if index else facts.layers,
+        "layers_size": None if index else facts.layers_size,
+        "created": facts.created,
+        "revision": facts.revision,
+        "source": facts.source,
+    }
+
+
+def child_json(child: ChildNode) -> dict[str, Any]:
+    facts = child.facts
+    doc: dict[str, Any] = {
+        "digest": str(child.digest),
+        "media_type": child.descriptor.media_type,
+        "size": child.descriptor.size,
+        "platform": _opt(child.platform),
+        "attestation": child.attestation,
+    }
+    doc.update(_image_keys(facts, index=facts is not None and facts.is_index))
+    doc["annotations"] = child.annotations
+    doc["attests"] = _opt(child.attests)
+    doc["artifact_type"] = facts.artifact_type if facts else None
+    doc["predicate_types"] = list(facts.predicate_types) if facts else []
+    doc["referrers"] = [referrer_json(r) for r in child.referrers]
+    doc["error"] = child.error
+    return doc
+
+
+def inspect_document(result: Inspection) -> dict[str, Any]:
+    facts, ref = result.facts, result.ref
+    doc: dict[str, Any] = {
+        "schema": INSPECT_SCHEMA,
+        "reference": str(ref),
+        "registry": ref.registry,
+        "repository": ref.repository,
+        "tag": ref.tag,
+        "kind": "index" if facts.is_index else "manifest",
+        "digest": str(facts.digest),
+        "media_type": facts.media_type,
+        "size": facts.size,
+        "annotations": dict(facts.annotations),
+    }
+    doc.update(_image_keys(facts, index=facts.is_index))
+    doc["platform"] = _opt(facts.platform)
+    doc["artifact_type"] = facts.artifact_type
+    doc["subject"] = _opt(facts.subject)
+    doc["children"] = [child_json(c) for c in result.children]
+    doc["referrers"] = [referrer_json(r) for r in result.referrers]
+    doc["errors"] = list(result.errors)
+    return doc
+
+
+def whatis_document(result: WhatIs) -> dict[str, Any]:
+    return {
+        "schema": WHATIS_SCHEMA,
+        "digest": str(result.digest),
+        "repository": result.repository.name,
+        "kind": str(result.kind),
+        "platform": _opt(result.platform),
+        "tags": list(result.tags),
+        "parents": [str(p) for p in result.parents],
+        "indexes": [str(i) for i in result.indexes],
+        "media_type": result.media_type,
+        "size": result.size,
+        "attests": _opt(result.attests),
+        "artifact_type": result.artifact_type,
+        "detail": result.detail,
+        "tags_checked": result.tags_checked,
+        "errors": [
+            {"tag": e.tag, "digest": _opt(e.digest), "error": e.error} for e in result.errors
+        ],
+    }
+
+
+# -- the text tree -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Node:
+    label: str
+    children: list[Node] = field(default_factory=list)
+    style: str | None = None
+
+    def add(self, label: str, *, style: str | None = None) -> Node:
+        node = Node(label, style=style)
+        self.children.append(node)
+        return node
+
+
+def render_plain(root: Node, indent: str = "  ") -> str:
+    lines: list[str] = []
+
+    def walk(node: Node, depth: int) -> None:  # labels carry server text: cleaned here
+        lines.append(f"{indent * depth}{clean(node.label)}")
+        for child in node.children:
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    return "\n".join(lines) + "\n"
+
+
+def print_tree(root: Node, stream: TextIO | None = None) -> None:
+    """A rich Tree on a terminal; the plain indented tree when piped."""
+    out = stream or sys.stdout
+    if not out.isatty():
+        out.write(render_plain(root))
+        out.flush()
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def build(node: Node, tree: Tree) -> None:
+        for child in node.children:
+            build(child, tree.add(escape(clean(child.label)), style=child.style or ""))
+
+    tree = Tree(escape(clean(root.label)), style=root.style or "", guide_style="dim")
+    build(root, tree)
+    Console(file=out, soft_wrap=True).print(tree)
+
+
+def size_text(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{n} bytes ({value:.1f} {unit})"
+
+
+def _type_text(media_type: str) -> str:
+    short = short_media_type(media_type)
+    return f"{media_type} ({short})" if short else media_type or "(no media type)"
+
+
+def _add_annotations(node: Node, annotations: dict[str, str]) -> None:
+    if not annotations:
+        return
+    group = node.add(f"annotations ({len(annotations)})")
+    for key in sorted(annotations):
+        group.add(f"{key}: {annotations[key]}")
+
+
+def _add_image_facts(node: Node, facts: ManifestFacts) -> None:
+    if facts.config_digest is not None:
+        node.add(f"config: {facts.config_digest}")
+    if not facts.is_index:
+        node.add(f"layers: {facts.layers}, {size_text(facts.layers_size)}")
+    for name, value in (
+        ("created", facts.created),
+        ("revision", facts.revision),
+        ("source", facts.source),
+        ("artifact type", facts.artifact_type),
+        ("subject", facts.subject),
+    ):
+        if value is not None:
+            node.add(f"{name}: {value}")
+    if facts.predicate_types:
+        node.add(f"predicate types: {', '.join(facts.predicate_types)}")
+
+
+def _add_referrers(node: Node, referrers: Iterable[Descriptor]) -> None:
+    items = list(referrers)
+    if not items:
+        node.add("referrers: none")
+        return
+    group = node.add(f"referrers ({len(items)})")
+    for desc in items:
+        what = desc.artifact_type or "no artifact type"
+        group.add(f"{desc.digest}  {what}  ({desc.media_type or 'no media type'})")
+
+
+def inspect_tree(result: Inspection) -> Node:
+    facts = result.facts
+    kind = short_media_type(facts.media_type) or "manifest"
+    if result.is_index:
+        n = len(result.children)
+        kind += f", {n} manifest{'s' if n != 1 else ''}"
+    elif facts.platform is not None:
+        kind += f", {facts.platform}"
+    root = Node(f"{result.ref}  ({kind})", style="bold")
+    root.add(f"digest: {facts.digest}", style="bold")
+    root.add(f"media type: {_type_text(facts.media_type)}")
+    root.add(f"size: {size_text(facts.size)}")
+    _add_image_facts(root, facts)
+    _add_annotations(root, facts.annotations)
+    for child in result.children:
+        _add_child(root, child)
+    _add_referrers(root, result.referrers)
+    return root
+
+
+def _add_child(root: Node, child: ChildNode) -> None:
+    platform = str(child.platform) if child.platform else "no platform"
+    label, style = f"{platform}  {child.digest}", "cyan"
+    if child.attestation:
+        attests = f" for {child.attests}" if child.attests else ""
+        label, style = f"{label}  (attestation{attests})", "dim"
+    node = root.add(label, style=style)
+    node.add(f"media type: {_type_text(child.descriptor.media_type)}")
+    node.add(f"size: {size_text(child.descriptor.size)}")
+    if child.error is not None:
+        node.add(f"error: {child.error}", style="red")
+    if child.facts is not None:
+        _add_image_facts(node, child.facts)
+    _add_annotations(node, child.annotations)
+    if not child.attestation:
+        _add_referrers(node, child.referrers)
+
+
+def whatis_tree(result: WhatIs) -> Node:
+    style = "red" if result.kind is Kind.ABSENT else "bold"
+    root = Node(f"{result.digest}  {result.kind}  in {result.repository.name}", style=style)
+    root.add(result.detail)
+    if result.platform is not None:
+        root.add(f"platform: {result.platform}")
+    if result.attests is not None:
+        root.add(f"attests: {result.attests}")
+    if result.kind is not Kind.ABSENT:
+        root.add(f"tags: {', '.join(result.tags) if result.tags else 'none'}")
+        if result.parents:
+            group = root.add(f"parents ({len(result.parents)})")
+            for parent in result.parents:
+                group.add(str(parent))
+        else:
+            root.add("parents: none")
+        extra = [i for i in result.indexes if i not in result.parents]
+        if extra:
+            group = root.add(f"indexes ({len(extra)})")
+            for index in extra:
+                group.add(str(index))
+    if result.media_type is not None:
+        root.add(f"media type: {_type_text(result.media_type)}")
+    if result.size is not None:
+        root.add(f"size: {size_text(result.size)}")
+    if result.artifact_type is not None:
+        root.add(f"artifact type: {result.artifact_type}")
+    return root
+
+
+__all__ = [
+    "Node",
+    "child_json",
+    "inspect_document",
+    "inspect_tree",
+    "print_tree",
+    "referrer_json",
+    "render_plain",
+    "whatis_document",
+    "whatis_tree",
+]
