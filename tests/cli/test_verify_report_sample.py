@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from truedigest.core.verdicts import Diagnosis, evaluate
+from truedigest.core.verdicts import evaluate
+from truedigest.model.diagnosis import Diagnosis
 from truedigest.model.observation import Observation, Relation, Report, SourceKind, Status
 from truedigest.oci.digest import Digest
 

@@ -8,10 +8,10 @@ digests that disagree (the agree path costs nothing extra).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, assert_never
+from dataclasses import replace
+from typing import Any, assert_never
 
-from truedigest.errors import TruedigestError
+from truedigest.model.diagnosis import Diagnosis, RelationOracle, RelationUnknown
 from truedigest.model.observation import (
     PROBLEM_STATUSES,
     Observation,
@@ -22,43 +22,6 @@ from truedigest.model.observation import (
     Verdict,
 )
 from truedigest.oci.digest import Digest
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    relation: Relation
-    platform: str | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RelationUnknown:
-    """The registry could not be asked how a digest relates (401, 429, 5xx …).
-
-    The disagreement stands regardless; `reason` goes into the detail, `cause`
-    (the error's class and hint) is what `-v` adds.
-    """
-
-    reason: str
-    cause: str | None = None
-
-    @classmethod
-    def from_error(cls, exc: TruedigestError) -> RelationUnknown:
-        cause = type(exc).__name__
-        if exc.__cause__ is not None:
-            cause += f" (caused by {type(exc.__cause__).__name__})"
-        if exc.instance_hint:
-            cause += f"; hint: {exc.instance_hint}"
-        return cls(reason=exc.message, cause=cause)
-
-
-Relating = Diagnosis | RelationUnknown
-"""What an oracle answers for one digest: a relation, or why none could be worked out."""
-
-
-class RelationOracle(Protocol):
-    def relate(self, claimed: Digest) -> Relating | None:
-        """None: not asked (the mismatch is reported without a relation)."""
 
 
 def evaluate(

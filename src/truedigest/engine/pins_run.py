@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from truedigest.core.verdicts import Diagnosis, Relating, RelationUnknown, explain, unknown_sentence
+from truedigest.core.verdicts import explain, unknown_sentence
 from truedigest.cp.client import CPClient, CPTarget, PinTable, row_region
 from truedigest.errors import (
     InvalidDigestError,
@@ -38,6 +38,7 @@ from truedigest.errors import (
     NotFoundError,
     TruedigestError,
 )
+from truedigest.model.diagnosis import Diagnosis, Relating, RelationUnknown
 from truedigest.model.observation import (
     PROBLEM_STATUSES,
     Observation,

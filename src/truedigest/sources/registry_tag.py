@@ -7,8 +7,8 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from truedigest.core.verdicts import Diagnosis, Relating, RelationUnknown
 from truedigest.errors import NotFoundError, RegistryError, TruedigestError
+from truedigest.model.diagnosis import Diagnosis, Relating, RelationUnknown
 from truedigest.model.observation import Observation, Relation, SourceKind, Status
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import Manifest, Platform

@@ -25,15 +25,10 @@ from tests.support.images import (
     build_platform_index,
     sha256_digest,
 )
-from truedigest.core.verdicts import (
-    RELATION_CAUSE,
-    Diagnosis,
-    RelationUnknown,
-    evaluate,
-    relation_causes,
-)
+from truedigest.core.verdicts import RELATION_CAUSE, evaluate, relation_causes
 from truedigest.engine.pins_run import TrackedTag, judge, row_candidate
 from truedigest.errors import AuthError, NotFoundError, RegistryError, TruedigestError
+from truedigest.model.diagnosis import Diagnosis, RelationUnknown
 from truedigest.model.observation import Observation, Relation, SourceKind, Status, Verdict
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import Manifest, Platform

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from truedigest.core.verdicts import Diagnosis, Relating, RelationUnknown, digests_agree, evaluate
+from truedigest.core.verdicts import digests_agree, evaluate
 from truedigest.errors import ExitCode
+from truedigest.model.diagnosis import Diagnosis, Relating, RelationUnknown
 from truedigest.model.observation import Observation, Relation, SourceKind, Status, Verdict
 from truedigest.oci.digest import Digest
 

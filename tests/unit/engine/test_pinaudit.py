@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from truedigest.core.verdicts import Diagnosis
 from truedigest.cp.client import CPTarget, PinTable
 from truedigest.engine.pins_run import (
     Candidate,
@@ -33,6 +32,7 @@ from truedigest.engine.pins_run import (
     table_candidates,
     verdict_line,
 )
+from truedigest.model.diagnosis import Diagnosis
 from truedigest.model.observation import Relation, Status, Verdict
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_repository
