@@ -56,6 +56,15 @@ class InputFileError(UsageError):
     hint = "check the path and the file's format (see README: build sources)"
 
 
+class RunningInputError(InputFileError):
+    """A `running --from` document that is not JSON of a supported runtime (exit 2)."""
+
+    hint = (
+        "give the JSON of `kubectl get pods -o json`, `docker inspect` / `podman inspect` "
+        "(with `docker image inspect` for RepoDigests), or `crictl inspect` / `crictl ps -o json`"
+    )
+
+
 class CheckError(TruedigestError):
     """Something could not be checked (exit 3)."""
 
