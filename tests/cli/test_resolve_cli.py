@@ -1,37 +1,36 @@
 """`truedigest resolve` through click's CliRunner: exit codes, stdout JSON, stderr text.
 
-The registry is a respx router behind httpx.MockTransport: `_registry_client` is
-monkeypatched to build the real RegistryClient on it, so no test touches the network.
+The registry is a respx router behind httpx.MockTransport (`tests.support.respx_registry`,
+the `registry` fixture): the real RegistryClient runs on it, so no test touches the network.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import respx
-from click.testing import CliRunner, Result
+from click.testing import Result
 
+from tests.support.respx_registry import (
+    INDEX,
+    MANIFEST,
+    MANIFEST_URL,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    REF,
+    REG,
+    REPO,
+    FakeRegistry,
+    digest_of,
+    manifest_response,
+    run,
+)
 from truedigest import __version__
-from truedigest.cli.main import cli
-from truedigest.oci.auth import CredentialStore
-from truedigest.oci.registry import RegistryClient
-from truedigest.oci.transport import ClientOptions
 
-REG = "reg.example"
-REPO = "team/app"
-REF = f"{REG}/{REPO}:v1"
-MANIFEST_URL = f"https://{REG}/v2/{REPO}/manifests/v1"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 PASSWORD = "cli-pa55word-e71b"
 SECRET_ECHO = "SECRET-ECHO"
 RESOLVE_KEYS = {
@@ -47,79 +46,6 @@ RESOLVE_KEYS = {
     "platform",
     "index_digest",
 }
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-CONFIG = json.dumps({"os": "linux", "architecture": "amd64"}).encode()
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": digest_of(CONFIG),
-            "size": len(CONFIG),
-        },
-        "layers": [],
-    }
-).encode()
-INDEX = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": digest_of(MANIFEST),
-                "size": len(MANIFEST),
-                "platform": {"os": "linux", "architecture": "amd64"},
-            }
-        ],
-    }
-).encode()
-
-
-def manifest_response(body: bytes, media_type: str = OCI_MANIFEST) -> httpx.Response:
-    return httpx.Response(
-        200,
-        headers={"Content-Type": media_type, "Docker-Content-Digest": digest_of(body)},
-        content=body,
-    )
-
-
-@dataclass
-class FakeRegistry:
-    router: respx.Router
-    options: list[ClientOptions] = field(default_factory=list)
-
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRegistry:
-    # an environment that holds no credentials and no config of the person running the tests
-    for name in list(os.environ):
-        if name.startswith(("TRUEDIGEST_", "DOCKER_", "REGISTRY_AUTH", "XDG_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    fake = FakeRegistry(respx.Router(assert_all_mocked=True))
-
-    def client_factory(options: ClientOptions) -> RegistryClient:
-        fake.options.append(options)
-        return RegistryClient(
-            options,
-            transport=httpx.MockTransport(fake.router.handler),
-            credentials=CredentialStore(),  # reads the (monkeypatched) environment
-            sleep=lambda _seconds: None,
-        )
-
-    monkeypatch.setattr("truedigest.cli.main._registry_client", client_factory)
-    return fake
-
-
-def run(args: list[str], env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, args, prog_name="truedigest", env=env)
 
 
 def assert_usage_error(result: Result) -> None:
@@ -150,7 +76,7 @@ def assert_usage_error(result: Result) -> None:
     ],
 )
 def test_malformed_reference_is_usage_error(registry: FakeRegistry, ref: str) -> None:
-    result = run(["resolve", ref])
+    result = registry.run(["resolve", ref])
     assert_usage_error(result)
     assert "invalid reference" in result.stderr
     assert registry.options == []  # no client was built
@@ -158,21 +84,21 @@ def test_malformed_reference_is_usage_error(registry: FakeRegistry, ref: str) ->
 
 @pytest.mark.parametrize("platform", ["linux", "linux/", "/amd64", "linux/arm64/v8/x", ""])
 def test_bad_platform_is_usage_error(registry: FakeRegistry, platform: str) -> None:
-    result = run(["resolve", "--platform", platform, REF])
+    result = registry.run(["resolve", "--platform", platform, REF])
     assert_usage_error(result)
     assert "--platform" in result.stderr
 
 
 def test_unknown_option_is_usage_error(registry: FakeRegistry) -> None:
-    assert_usage_error(run(["resolve", "--nope", REF]))
+    assert_usage_error(registry.run(["resolve", "--nope", REF]))
 
 
 def test_bad_output_format_is_usage_error(registry: FakeRegistry) -> None:
-    assert_usage_error(run(["resolve", "-o", "yaml", REF]))
+    assert_usage_error(registry.run(["resolve", "-o", "yaml", REF]))
 
 
 def test_missing_reference_is_usage_error(registry: FakeRegistry) -> None:
-    assert_usage_error(run(["resolve"]))
+    assert_usage_error(registry.run(["resolve"]))
 
 
 # -- help and version ---------------------------------------------------------------------
@@ -206,7 +132,7 @@ def test_version(flag: str) -> None:
 
 def test_text_output_is_the_digest_alone(registry: FakeRegistry) -> None:
     route = registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", REF])
+    result = registry.run(["resolve", REF])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == digest_of(MANIFEST) + "\n"
     assert result.stderr == ""
@@ -215,7 +141,7 @@ def test_text_output_is_the_digest_alone(registry: FakeRegistry) -> None:
 
 def test_json_output(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", "-o", "json", REF])
+    result = registry.run(["resolve", "-o", "json", REF])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert set(document) == RESOLVE_KEYS
@@ -239,7 +165,7 @@ def test_json_output_for_a_platform_of_an_index(registry: FakeRegistry) -> None:
     registry.router.get(f"https://{REG}/v2/{REPO}/manifests/{digest_of(MANIFEST)}").mock(
         return_value=manifest_response(MANIFEST)
     )
-    result = run(["resolve", "--platform", "linux/amd64", "-o", "json", REF])
+    result = registry.run(["resolve", "--platform", "linux/amd64", "-o", "json", REF])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert set(document) == RESOLVE_KEYS
@@ -252,7 +178,7 @@ def test_json_reference_is_fully_qualified(registry: FakeRegistry) -> None:
     registry.router.get("https://registry-1.docker.io/v2/library/ubuntu/manifests/latest").mock(
         return_value=manifest_response(MANIFEST)
     )
-    result = run(["resolve", "-o", "json", "ubuntu"])
+    result = registry.run(["resolve", "-o", "json", "ubuntu"])
     assert result.exit_code == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     assert document["reference"] == "registry-1.docker.io/library/ubuntu:latest"
@@ -265,7 +191,7 @@ def test_json_reference_is_fully_qualified(registry: FakeRegistry) -> None:
 
 def test_output_format_from_environment(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": "json"})
+    result = registry.run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": "json"})
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["schema"] == "truedigest.resolve/v1"
 
@@ -279,7 +205,7 @@ def test_plain_http(registry: FakeRegistry, args: list[str], env: dict[str, str]
     registry.router.get(f"http://localhost:5000/v2/{REPO}/manifests/v1").mock(
         return_value=manifest_response(MANIFEST)
     )
-    result = run(["resolve", *args, "--timeout", "5", ref], env=env)
+    result = registry.run(["resolve", *args, "--timeout", "5", ref], env=env)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == digest_of(MANIFEST) + "\n"
     (options,) = registry.options
@@ -296,7 +222,7 @@ def test_head(registry: FakeRegistry) -> None:
             "Docker-Content-Digest": digest_of(MANIFEST),
         },
     )
-    result = run(["resolve", "--head", REF])
+    result = registry.run(["resolve", "--head", REF])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == digest_of(MANIFEST) + "\n"
     assert head.call_count == 1
@@ -304,7 +230,7 @@ def test_head(registry: FakeRegistry) -> None:
 
 def test_verbose_counts_requests_on_stderr(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", "-v", REF])
+    result = registry.run(["resolve", "-v", REF])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == digest_of(MANIFEST) + "\n"
     assert f"requests: 1 ({REG}: 1)" in result.stderr
@@ -317,7 +243,7 @@ def test_absent_tag_exits_10(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).respond(
         404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": SECRET_ECHO}]}
     )
-    result = run(["resolve", "-o", "json", REF])
+    result = registry.run(["resolve", "-o", "json", REF])
     assert result.exit_code == 10
     assert result.stdout == ""
     assert result.stderr.startswith("error:")
@@ -330,7 +256,7 @@ def test_absent_tag_exits_10(registry: FakeRegistry) -> None:
 
 def test_absent_platform_exits_10(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(INDEX, OCI_INDEX))
-    result = run(["resolve", "--platform", "linux/s390x", REF])
+    result = registry.run(["resolve", "--platform", "linux/s390x", REF])
     assert result.exit_code == 10
     assert result.stdout == ""
     assert "linux/amd64" in result.stderr
@@ -338,7 +264,7 @@ def test_absent_platform_exits_10(registry: FakeRegistry) -> None:
 
 def test_server_error_exits_3(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).respond(500, text=SECRET_ECHO)
-    result = run(["resolve", REF])
+    result = registry.run(["resolve", REF])
     assert result.exit_code == 3
     assert result.stderr.startswith("error:")
     assert SECRET_ECHO not in result.stderr
@@ -365,7 +291,7 @@ def test_401_exits_3_without_printing_the_password(
         401, json={"details": f"wrong password {PASSWORD}"}
     )
     env = {"TRUEDIGEST_REGISTRY_USERNAME": "ci", "TRUEDIGEST_REGISTRY_PASSWORD": PASSWORD}
-    result = run(["resolve", *verbosity, REF], env=env)
+    result = registry.run(["resolve", *verbosity, REF], env=env)
     assert result.exit_code == 3
     assert result.stderr.startswith("error:")
     assert "TRUEDIGEST_REGISTRY_USERNAME" in result.stderr  # names the source, not the secret

@@ -15,18 +15,14 @@ import httpx
 import pytest
 from click.testing import Result
 
-from tests.cli.test_resolve_cli import (
+from tests.support.respx_registry import (
     MANIFEST,
     MANIFEST_URL,
     REF,
     FakeRegistry,
     digest_of,
     manifest_response,
-    registry,
-    run,
 )
-
-__all__ = ["registry"]  # the fixture, re-used
 
 
 def assert_one_error(result: Result, code: int) -> None:
@@ -46,7 +42,7 @@ def test_a_body_that_does_not_decode_is_exit_3(registry: FakeRegistry) -> None:
             stream=httpx.ByteStream(b"this is not gzip"),  # decoded only when read
         )
     )
-    result = run(["resolve", REF])
+    result = registry.run(["resolve", REF])
     assert_one_error(result, 3)
     assert "Content-Encoding" in result.stderr
 
@@ -56,19 +52,19 @@ def test_json_nested_past_the_recursion_limit_is_exit_3(registry: FakeRegistry) 
     registry.router.get(MANIFEST_URL).mock(
         return_value=httpx.Response(200, headers={"Content-Type": "text/plain"}, content=body)
     )
-    assert_one_error(run(["resolve", REF]), 3)
+    assert_one_error(registry.run(["resolve", REF]), 3)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e309", "abc"])
 def test_timeout_must_be_a_finite_number(registry: FakeRegistry, value: str) -> None:
-    result = run(["resolve", REF], env={"TRUEDIGEST_TIMEOUT": value})
+    result = registry.run(["resolve", REF], env={"TRUEDIGEST_TIMEOUT": value})
     assert_one_error(result, 2)
     assert registry.router.calls.call_count == 0
 
 
 @pytest.mark.parametrize("flag", ["--wait", "--interval"])
 def test_wait_and_interval_must_be_finite(registry: FakeRegistry, flag: str) -> None:
-    assert_one_error(run(["verify", "--image", REF, flag, "inf"]), 2)
+    assert_one_error(registry.run(["verify", "--image", REF, flag, "inf"]), 2)
     assert registry.router.calls.call_count == 0
 
 
@@ -77,25 +73,25 @@ def test_shared_output_env_that_fits_another_command_is_ignored(
     registry: FakeRegistry, shared: str
 ) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": shared})
+    result = registry.run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": shared})
     assert result.exit_code == 0, result.output
     assert result.stdout == digest_of(MANIFEST) + "\n"
 
 
 def test_text_and_table_stand_for_each_other_on_the_flag(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", REF, "-o", "table"])
+    result = registry.run(["resolve", REF, "-o", "table"])
     assert result.exit_code == 0, result.output
     assert result.stdout == digest_of(MANIFEST) + "\n"
 
 
 def test_an_output_flag_that_fits_nothing_is_a_usage_error(registry: FakeRegistry) -> None:
-    assert_one_error(run(["resolve", REF, "-o", "markdown"]), 2)
+    assert_one_error(registry.run(["resolve", REF, "-o", "markdown"]), 2)
 
 
 def test_json_env_still_applies(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=manifest_response(MANIFEST))
-    result = run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": "json"})
+    result = registry.run(["resolve", REF], env={"TRUEDIGEST_OUTPUT": "json"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["digest"] == digest_of(MANIFEST)
 
@@ -105,14 +101,14 @@ def test_unwritable_report_file_is_refused_before_any_request(
     registry: FakeRegistry, tmp_path: Path, flag: str
 ) -> None:
     target = tmp_path / "no-such-dir" / "out.txt"
-    result = run(["verify", "--image", REF, flag, str(target)])
+    result = registry.run(["verify", "--image", REF, flag, str(target)])
     assert_one_error(result, 2)
     assert registry.router.calls.call_count == 0
 
 
 def test_verbose_request_count_follows_the_error_line(registry: FakeRegistry) -> None:
     registry.router.get(MANIFEST_URL).mock(return_value=httpx.Response(404))
-    result = run(["resolve", "-v", REF])
+    result = registry.run(["resolve", "-v", REF])
     assert result.exit_code == 10, result.output
     lines = result.stderr.splitlines()
     assert lines[0].startswith("error:")
@@ -126,8 +122,8 @@ def test_a_bug_is_one_error_line_and_exit_3(
         raise RuntimeError("boom: internal detail")
 
     monkeypatch.setattr("truedigest.oci.registry.RegistryClient.resolve", broken)
-    result = run(["resolve", REF])
+    result = registry.run(["resolve", REF])
     assert_one_error(result, 3)
     assert "internal error: RuntimeError" in result.stderr
     assert "boom" not in result.output  # exception text can carry URLs; -vv shows it
-    assert "Traceback" in run(["resolve", "-vv", REF]).stderr
+    assert "Traceback" in registry.run(["resolve", "-vv", REF]).stderr

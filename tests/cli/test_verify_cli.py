@@ -1,8 +1,8 @@
 """`truedigest verify` flag handling through click's CliRunner.
 
 The registry and the CP are one `httpx.MockTransport` (the CP client shares the
-registry client's transport): `truedigest.cli.main._registry_client` is monkeypatched
-to build the real RegistryClient on it, so nothing here touches the network and
+registry client's transport): the `fake` fixture passes the CLI a `Wiring` that
+builds the real RegistryClient on it, so nothing here touches the network and
 every request the command made can be counted. Manifest bytes come from
 `tests.support.images`; expected digests are sha256 of those bytes.
 """
@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 
 from tests.support.images import Image, build_image
 from truedigest.cli.main import cli
+from truedigest.cli.wiring import Wiring
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions
@@ -57,6 +58,11 @@ class Fake:
     pins: list[dict[str, Any]] = field(default_factory=list)
     registry_status: int | None = None  # answer every registry request with this status
     requests: list[httpx.Request] = field(default_factory=list)
+    wiring: Wiring | None = None  # builds the CLI's registry client on `handle`
+
+    def invoke(self, args: list[str], env: Mapping[str, str] | None = None) -> Result:
+        """`truedigest verify ARGS` on this registry and CP."""
+        return invoke(args, env, self.wiring)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -107,7 +113,7 @@ def old() -> Image:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, current: Image, old: Image) -> Fake:
+def fake(tmp_path: Path, current: Image, old: Image) -> Fake:
     state = Fake(images={TAG: current, "old": old})
     transport = httpx.MockTransport(state.handle)
 
@@ -116,7 +122,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, current: Image, old: I
             options, transport=transport, credentials=CredentialStore(env={"HOME": str(tmp_path)})
         )
 
-    monkeypatch.setattr("truedigest.cli.main._registry_client", client)
+    state.wiring = Wiring(registry_client=client)
     return state
 
 
@@ -129,11 +135,15 @@ def pin(digest: str, template: str = "app") -> dict[str, Any]:
     }
 
 
-def invoke(args: list[str], env: Mapping[str, str] | None = None) -> Result:
+def invoke(
+    args: list[str], env: Mapping[str, str] | None = None, wiring: Wiring | None = None
+) -> Result:
     full_env: dict[str, str | None] = dict.fromkeys(_UNSET)
     full_env["CP_ADMIN_API_TOKEN"] = TOKEN
     full_env.update(env or {})
-    return CliRunner().invoke(cli, ["verify", *args], env=full_env, catch_exceptions=False)
+    return CliRunner().invoke(
+        cli, ["verify", *args], env=full_env, catch_exceptions=False, obj=wiring
+    )
 
 
 def cp(*extra: str) -> list[str]:
@@ -158,7 +168,7 @@ def test_two_build_sources(fake: Fake, tmp_path: Path, current: Image) -> None:
     digest_file = tmp_path / "digest"
     digest_file.write_text(current.digest)
 
-    result = invoke(
+    result = fake.invoke(
         ["--image", REF, "--build-digest", current.digest, "--digest-file", str(digest_file)]
     )
 
@@ -167,7 +177,7 @@ def test_two_build_sources(fake: Fake, tmp_path: Path, current: Image) -> None:
 
 
 def test_cp_without_template(fake: Fake) -> None:
-    result = invoke(["--image", REF, "--cp", f"prod={CP_URL}"])
+    result = fake.invoke(["--image", REF, "--cp", f"prod={CP_URL}"])
 
     assert_usage(result, "--template")
     assert fake.requests == []
@@ -185,7 +195,7 @@ def test_cp_without_template(fake: Fake) -> None:
     ],
 )
 def test_bad_cp_value(fake: Fake, value: str, words: str) -> None:
-    result = invoke(["--image", REF, "--cp", value, "--template", "app"])
+    result = fake.invoke(["--image", REF, "--cp", value, "--template", "app"])
 
     assert_usage(result, words)
     assert fake.requests == []
@@ -194,7 +204,7 @@ def test_bad_cp_value(fake: Fake, value: str, words: str) -> None:
 def test_cp_url_with_credentials_is_refused_without_echoing_them(fake: Fake) -> None:
     secret = secrets.token_hex(8)
 
-    result = invoke(["--image", REF, "--cp", f"prod=https://admin:{secret}@cp.test"])
+    result = fake.invoke(["--image", REF, "--cp", f"prod=https://admin:{secret}@cp.test"])
 
     assert_usage(result, "carries credentials")
     assert secret not in result.output
@@ -205,7 +215,9 @@ def test_cp_url_with_credentials_is_refused_without_echoing_them(fake: Fake) -> 
 def test_cp_url_with_a_query_is_refused_without_echoing_it(fake: Fake, suffix: str) -> None:
     secret = secrets.token_hex(8)
 
-    result = invoke(["--image", REF, "--cp", f"prod={CP_URL}{suffix.format(secret)}", *cp()[2:]])
+    result = fake.invoke(
+        ["--image", REF, "--cp", f"prod={CP_URL}{suffix.format(secret)}", *cp()[2:]]
+    )
 
     assert_usage(result, "query or fragment")
     assert secret not in result.output
@@ -215,20 +227,20 @@ def test_cp_url_with_a_query_is_refused_without_echoing_it(fake: Fake, suffix: s
 def test_cp_url_with_a_trailing_slash(fake: Fake, current: Image) -> None:
     fake.pins = [pin(current.digest)]
 
-    result = invoke(["--image", REF, "--cp", f"prod={CP_URL}/", "--template", "app"])
+    result = fake.invoke(["--image", REF, "--cp", f"prod={CP_URL}/", "--template", "app"])
 
     assert result.exit_code == 0, result.output
     assert [str(r.url) for r in fake.requests if r.url.host == "cp.test"] == [CP_URL + CP_PATH]
 
 
 def test_duplicate_cp_names(fake: Fake) -> None:
-    result = invoke(["--image", REF, *cp(), "--cp", f"prod={CP_URL}/other"])
+    result = fake.invoke(["--image", REF, *cp(), "--cp", f"prod={CP_URL}/other"])
 
     assert_usage(result, "unique", "prod")
 
 
 def test_cp_token_env_naming_an_unknown_cp(fake: Fake) -> None:
-    result = invoke(["--image", REF, *cp("--cp-token-env", "staging=STAGING_TOKEN")])
+    result = fake.invoke(["--image", REF, *cp("--cp-token-env", "staging=STAGING_TOKEN")])
 
     assert_usage(result, "staging")
     assert fake.requests == []
@@ -236,7 +248,7 @@ def test_cp_token_env_naming_an_unknown_cp(fake: Fake) -> None:
 
 @pytest.mark.parametrize("value", ["prod", "prod=", "prod=NOT-A-VAR", "prod=$TOKEN"])
 def test_bad_cp_token_env_value(fake: Fake, value: str) -> None:
-    result = invoke(["--image", REF, *cp("--cp-token-env", value)])
+    result = fake.invoke(["--image", REF, *cp("--cp-token-env", value)])
 
     assert_usage(result, "--cp-token-env")
 
@@ -257,7 +269,7 @@ def test_bad_cp_token_env_value(fake: Fake, value: str) -> None:
     ],
 )
 def test_other_usage_errors(fake: Fake, args: list[str], words: str) -> None:
-    result = invoke(args)
+    result = fake.invoke(args)
 
     assert_usage(result, words)
     assert fake.requests == []
@@ -267,7 +279,7 @@ def test_cp_and_token_env_from_environment(fake: Fake, current: Image) -> None:
     """TRUEDIGEST_CP / TRUEDIGEST_CP_TOKEN_ENV: whitespace-separated, like repeated flags."""
     fake.pins = [pin(current.digest)]
 
-    result = invoke(
+    result = fake.invoke(
         ["--image", REF, "--template", "app", "-o", "json"],
         {
             "TRUEDIGEST_CP": f"prod={CP_URL}  staging={CP_URL}",
@@ -291,9 +303,9 @@ def test_summary_file_appends_a_table_per_run(fake: Fake, tmp_path: Path, curren
     summary.write_text("# earlier step\n")
     fake.pins = [pin(current.digest)]
 
-    first = invoke(["--image", REF, *cp(), "--summary-file", str(summary)])
+    first = fake.invoke(["--image", REF, *cp(), "--summary-file", str(summary)])
     fake.pins = [pin(current.digest, "other")]
-    second = invoke(["--image", REF, *cp()], {"GITHUB_STEP_SUMMARY": str(summary)})
+    second = fake.invoke(["--image", REF, *cp()], {"GITHUB_STEP_SUMMARY": str(summary)})
 
     assert (first.exit_code, second.exit_code) == (0, 1), first.output + second.output
     text = summary.read_text()
@@ -328,7 +340,7 @@ def test_github_output_verdict_always_digest_only_when_read(
         out = tmp_path / f"{outcome.name}.out"
         out.write_text("earlier=1\n")
 
-        result = invoke([*args, *cp(), "--github-output", str(out)], env)
+        result = fake.invoke([*args, *cp(), "--github-output", str(out)], env)
 
         assert result.exit_code == outcome.exit_code, (outcome, result.output)
         lines = out.read_text().splitlines()
@@ -343,14 +355,16 @@ def test_github_output_when_the_registry_fails(fake: Fake, tmp_path: Path) -> No
     fake.registry_status = 500
     out = tmp_path / "out"
 
-    result = invoke(["--image", REF], {"GITHUB_OUTPUT": str(out)})
+    result = fake.invoke(["--image", REF], {"GITHUB_OUTPUT": str(out)})
 
     assert result.exit_code == 3, result.output
     assert out.read_text() == "verdict=unavailable\n"
 
 
 def test_github_output_unwritable_is_a_usage_error(fake: Fake, tmp_path: Path) -> None:
-    result = invoke(["--image", REF, "--github-output", str(tmp_path / "no" / "such" / "file")])
+    result = fake.invoke(
+        ["--image", REF, "--github-output", str(tmp_path / "no" / "such" / "file")]
+    )
 
     assert result.exit_code == 2, result.output
     assert "error: --github-output" in result.stderr
@@ -362,7 +376,7 @@ def test_annotations_in_actions_never_inside_json(
 ) -> None:
     fake.pins = [pin(old.digest)]
 
-    result = invoke(
+    result = fake.invoke(
         ["--image", REF, *cp(), "--build-digest", current.digest, "-o", "json"],
         {variable: "true"},
     )
@@ -381,7 +395,7 @@ def test_annotations_in_actions_never_inside_json(
 def test_annotations_with_table_output(fake: Fake, current: Image) -> None:
     fake.pins = [pin(current.digest, "other")]
 
-    result = invoke(["--image", REF, *cp()], {"GITHUB_ACTIONS": "true"})
+    result = fake.invoke(["--image", REF, *cp()], {"GITHUB_ACTIONS": "true"})
 
     assert result.exit_code == 1, result.output
     # Annotations go to stderr (runners read both streams): stdout stays the table.
@@ -394,7 +408,7 @@ def test_annotations_with_table_output(fake: Fake, current: Image) -> None:
 def test_agree_in_actions_is_a_notice(fake: Fake, current: Image) -> None:
     fake.pins = [pin(current.digest)]
 
-    result = invoke(["--image", REF, *cp(), "-o", "json"], {"GITHUB_ACTIONS": "true"})
+    result = fake.invoke(["--image", REF, *cp(), "-o", "json"], {"GITHUB_ACTIONS": "true"})
 
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
@@ -405,7 +419,7 @@ def test_agree_in_actions_is_a_notice(fake: Fake, current: Image) -> None:
 def test_no_annotations_outside_actions(fake: Fake, old: Image) -> None:
     fake.pins = [pin(old.digest)]
 
-    result = invoke(["--image", REF, *cp()], {"GITHUB_ACTIONS": "false"})
+    result = fake.invoke(["--image", REF, *cp()], {"GITHUB_ACTIONS": "false"})
 
     assert result.exit_code == 1, result.output
     assert "::" not in result.output
@@ -414,7 +428,9 @@ def test_no_annotations_outside_actions(fake: Fake, old: Image) -> None:
 def test_markdown_output(fake: Fake, current: Image, old: Image) -> None:
     fake.pins = [pin(old.digest)]
 
-    result = invoke(["--image", REF, *cp(), "--build-digest", current.digest, "-o", "markdown"])
+    result = fake.invoke(
+        ["--image", REF, *cp(), "--build-digest", current.digest, "-o", "markdown"]
+    )
 
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
@@ -432,7 +448,7 @@ def test_markdown_output(fake: Fake, current: Image, old: Image) -> None:
 def test_json_output_on_agree(fake: Fake, current: Image) -> None:
     fake.pins = [pin(current.digest)]
 
-    result = invoke(["--image", REF, *cp(), "-o", "json"])
+    result = fake.invoke(["--image", REF, *cp(), "-o", "json"])
 
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -444,7 +460,9 @@ def test_json_output_on_agree(fake: Fake, current: Image) -> None:
 
 
 def test_a_repeated_image_is_one_source(fake: Fake, current: Image) -> None:
-    result = invoke(["--image", REF, "--image", REF, "--image", f"{REG}/{REPO}:old", "-o", "json"])
+    result = fake.invoke(
+        ["--image", REF, "--image", REF, "--image", f"{REG}/{REPO}:old", "-o", "json"]
+    )
 
     assert result.exit_code == 1, result.output
     ids = [s["id"] for s in json.loads(result.stdout)["sources"]]
@@ -452,7 +470,7 @@ def test_a_repeated_image_is_one_source(fake: Fake, current: Image) -> None:
 
 
 def test_missing_pin_file_is_a_usage_error_before_any_request(fake: Fake, tmp_path: Path) -> None:
-    result = invoke(["--image", REF, "--pin-file", str(tmp_path / "absent.yaml")])
+    result = fake.invoke(["--image", REF, "--pin-file", str(tmp_path / "absent.yaml")])
 
     assert_usage(result, "--pin-file", "no such file")
     assert fake.requests == []
@@ -461,7 +479,7 @@ def test_missing_pin_file_is_a_usage_error_before_any_request(fake: Fake, tmp_pa
 def test_hints_follow_the_verdict_line(fake: Fake) -> None:
     fake.registry_status = 500
 
-    result = invoke(["--image", REF, *cp()], {"CP_ADMIN_API_TOKEN": ""})
+    result = fake.invoke(["--image", REF, *cp()], {"CP_ADMIN_API_TOKEN": ""})
 
     assert result.exit_code == 3, result.output
     lines = result.stderr.splitlines()
@@ -478,7 +496,7 @@ def test_hints_follow_the_verdict_line(fake: Fake) -> None:
 def test_git_sha_accepts_short_and_full_shas(fake: Fake, current: Image, sha: str) -> None:
     fake.pins = [pin(current.digest) | {"git_sha": sha.lower()}]
 
-    result = invoke(["--image", REF, *cp(), "--git-sha", sha])
+    result = fake.invoke(["--image", REF, *cp(), "--git-sha", sha])
 
     assert result.exit_code == 0, result.output
 
@@ -490,7 +508,7 @@ def test_a_cp_field_cannot_inject_workflow_commands(fake: Fake, current: Image, 
     row["image_ref"] = f"{REG}/other@{current.digest}\n::warning::also injected"
     fake.pins = [row]
 
-    result = invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", fmt])
+    result = fake.invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", fmt])
 
     assert result.exit_code == 1, result.output
     for line in result.output.splitlines():
@@ -517,7 +535,7 @@ def test_a_bad_cp_value_never_echoes_its_secrets(value: str) -> None:
 def test_an_explicit_git_sha_fails_a_row_that_records_none(fake: Fake, current: Image) -> None:
     fake.pins = [pin(current.digest)]  # no git_sha in the row
 
-    result = invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", "json"])
+    result = fake.invoke(["--image", REF, *cp("--git-sha", "1a2b3c4"), "-o", "json"])
 
     assert result.exit_code == 1, result.output
     (row,) = [s for s in json.loads(result.stdout)["sources"] if s["id"] == "cp:prod"]
@@ -529,7 +547,7 @@ def test_a_sha_tag_does_not_fail_a_row_that_records_no_git_sha(fake: Fake, curre
     fake.images["sha-1a2b3c4"] = current
     fake.pins = [pin(current.digest)]
 
-    result = invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
+    result = fake.invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
 
     assert result.exit_code == 0, result.output
 
@@ -540,14 +558,14 @@ def test_a_sha_tag_still_fails_a_row_with_another_commit(fake: Fake, current: Im
     row["git_sha"] = "fffffff"
     fake.pins = [row]
 
-    result = invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
+    result = fake.invoke(["--image", f"{REG}/{REPO}:sha-1a2b3c4", *cp(), "-o", "json"])
 
     assert result.exit_code == 1, result.output
     assert "'fffffff' is not the expected commit 1a2b3c4" in result.stdout
 
 
 def test_template_without_cp_is_warned_about(fake: Fake, current: Image) -> None:
-    result = invoke(["--image", REF, "--template", "app", "--build-digest", current.digest])
+    result = fake.invoke(["--image", REF, "--template", "app", "--build-digest", current.digest])
 
     assert result.exit_code == 0, result.output
     assert "warning: --template selects CP pin rows; without --cp it is unused" in result.stderr

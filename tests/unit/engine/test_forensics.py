@@ -498,15 +498,18 @@ def test_cli_whatis_usage_errors() -> None:
 
 
 def test_cli_partial_inspect_prints_the_document_and_exits_3(
-    fake: FakeRegistry, client: RegistryClient, monkeypatch: pytest.MonkeyPatch
+    fake: FakeRegistry, client: RegistryClient
 ) -> None:
-    import truedigest.cli.main
+    from truedigest.cli.wiring import Wiring
 
     s = seed(fake)
     del fake.manifests[s.arm64.digest]
-    monkeypatch.setattr(truedigest.cli.main, "_registry_client", lambda _options: client)
 
-    result = CliRunner().invoke(cli, ["inspect", f"{REG}/{REPO}:v1", "-o", "json"])
+    result = CliRunner().invoke(
+        cli,
+        ["inspect", f"{REG}/{REPO}:v1", "-o", "json"],
+        obj=Wiring(registry_client=lambda _options: client),
+    )
 
     assert result.exit_code == ExitCode.UNAVAILABLE, result.output
     doc = json.loads(result.stdout)

@@ -1,0 +1,94 @@
+"""`truedigest tags REPO`: every tag of REPO, resolved from the registry, grouped by digest."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Literal, assert_never
+
+import click
+
+from truedigest.cli import talk
+from truedigest.cli.options import ImageRefParam, output_option, registry_options, verbose_option
+from truedigest.cli.wiring import session
+from truedigest.render.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from truedigest.oci.reference import ImageRef
+    from truedigest.oci.transport import ClientOptions
+
+
+@click.command()
+@click.argument("repo", type=ImageRefParam(repository_only=True))
+@click.option(
+    "--match",
+    metavar="GLOB",
+    help="Only tags matching this glob (case-sensitive, e.g. 'v1.*').",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    metavar="N",
+    default=8,
+    show_default=True,
+    help="Tags resolved at once (also the per-host request bound).",
+)
+@click.option(
+    "--max-tags",
+    type=click.IntRange(min=1, max=1_000_000),
+    metavar="N",
+    default=10_000,
+    show_default=True,
+    help="Stop (exit 3) when the registry lists more tags than this.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1, max=100_000),
+    metavar="N",
+    default=1_000,
+    show_default=True,
+    help="Stop (exit 3) after this many tag-list pages.",
+)
+@output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
+@registry_options
+@verbose_option
+def tags(
+    repo: ImageRef,
+    match: str | None,
+    concurrency: int,
+    max_tags: int,
+    max_pages: int,
+    output: Literal[OutputFormat.TEXT, OutputFormat.JSON],
+    client_options: ClientOptions,
+) -> None:
+    """List every tag of REPO, resolved from the registry and grouped by digest.
+
+    Follows tag-list pagination, resolves tags concurrently (one manifest GET
+    each, the digest hashed from the bytes) and shows which tags share a digest,
+    its media type and, when manifests carry org.opencontainers.image.created,
+    which tags moved last. Exit 3 when a tag could not be resolved (the groups
+    are still printed), 10 when the repository does not exist.
+    """
+    from truedigest.render import audit_view as aout
+    from truedigest.render import verify_report as out
+    from truedigest.sources import tagscan
+
+    with session(client_options, [repo], max_per_host=concurrency) as client:
+        names, listed = tagscan.list_matching(
+            client, repo, match, max_tags=max_tags, max_pages=max_pages
+        )
+        with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
+            scan = tagscan.resolve_tags(
+                client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
+            )
+    match output:
+        case OutputFormat.JSON:
+            out.print_json(aout.tags_document(scan))
+        case OutputFormat.TEXT:
+            aout.print_tags(scan)
+        case _:
+            assert_never(output)
+    talk.say(aout.tags_summary(scan))
+    sys.exit(scan.exit_code)
+
+
+__all__ = ["tags"]

@@ -1,0 +1,67 @@
+"""`truedigest whatis DIGEST --repo REPO`: what DIGEST is in REPO, and what points at it."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Literal, assert_never
+
+import click
+
+from truedigest.cli import talk
+from truedigest.cli.options import (
+    DigestParam,
+    ImageRefParam,
+    output_option,
+    registry_options,
+    verbose_option,
+)
+from truedigest.cli.wiring import session
+from truedigest.render.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from truedigest.oci.reference import ImageRef
+    from truedigest.oci.transport import ClientOptions
+
+
+@click.command()
+@click.argument("digest", type=DigestParam())
+@click.option(
+    "--repo",
+    required=True,
+    metavar="REPO",
+    type=ImageRefParam(repository_only=True),
+    help="Repository to look in (no tag), e.g. ghcr.io/org/app.",
+)
+@output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
+@registry_options
+@verbose_option
+def whatis(
+    digest: Any,
+    repo: ImageRef,
+    output: Literal[OutputFormat.TEXT, OutputFormat.JSON],
+    client_options: ClientOptions,
+) -> None:
+    """Say what DIGEST is in REPO: index, manifest, attestation, config, layer or absent.
+
+    Names the platform, the tags pointing at it (directly or through an index)
+    and the indexes or manifests that reference it. Exit 10 when the repository
+    serves neither a manifest nor a blob with this digest.
+    """
+    from truedigest.engine import forensics
+    from truedigest.render import forensics_view as fout
+    from truedigest.render import verify_report as out
+
+    with session(client_options, [repo]) as client:
+        result = forensics.whatis(client, repo, digest)
+    match output:
+        case OutputFormat.JSON:
+            out.print_json(fout.whatis_document(result))
+        case OutputFormat.TEXT:
+            fout.print_tree(fout.whatis_tree(result))
+        case _:
+            assert_never(output)
+    talk.warn_unread(result.errors)
+    sys.exit(result.exit_code)
+
+
+__all__ = ["whatis"]
