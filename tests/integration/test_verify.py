@@ -53,7 +53,8 @@ from truedigest.oci.reference import parse_reference
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions
 from truedigest.render.verify_report import verdict_line
-from truedigest.sources.build import BuildClaim, from_digest
+from truedigest.sources.build.build_claim import BuildClaim
+from truedigest.sources.build.literal_digest import from_digest
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 

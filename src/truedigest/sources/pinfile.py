@@ -21,7 +21,7 @@ from pathlib import Path
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef, parse_reference
-from truedigest.sources.build import read_input_text
+from truedigest.sources.reading import read_input_text
 
 __all__ = [
     "MalformedPin",

@@ -16,15 +16,13 @@ import pytest
 from truedigest.errors import ExitCode, InputFileError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef, parse_reference
-from truedigest.sources.build import (
-    MAX_INPUT_BYTES,
-    BuildClaim,
-    from_digest,
-    from_digest_file,
-    from_metadata,
-    from_oci_layout,
-    from_push_log,
-)
+from truedigest.sources.build.build_claim import BuildClaim
+from truedigest.sources.build.buildx_metadata import from_metadata
+from truedigest.sources.build.digest_file import from_digest_file
+from truedigest.sources.build.literal_digest import from_digest
+from truedigest.sources.build.oci_layout import from_oci_layout
+from truedigest.sources.build.push_log import from_push_log
+from truedigest.sources.reading import MAX_INPUT_BYTES
 
 
 def sha(label: str) -> str:

@@ -34,7 +34,9 @@ from truedigest.cp.client import (
 from truedigest.errors import ControlPlaneError, CPTokenError, TruedigestError
 from truedigest.model.observation import Observation, Status
 from truedigest.oci.reference import parse_reference
-from truedigest.sources import build, pinfile
+from truedigest.sources import pinfile
+from truedigest.sources.build import buildx_metadata, digest_file, oci_layout, push_log
+from truedigest.sources.build.build_claim import BuildClaim
 from truedigest.sources.cp_rows import observe_rows, pin_problems
 
 IMAGE = parse_reference("registry.example.com/team/app:v1")
@@ -232,7 +234,7 @@ def test_build_metadata_is_a_claim_or_an_error(
     scratch: Path, content: str | bytes, target: str | None
 ) -> None:
     path = _write(scratch / "metadata.json", content)
-    _claim_or_error(lambda: build.from_metadata(path, image=IMAGE, target=target))
+    _claim_or_error(lambda: buildx_metadata.from_metadata(path, image=IMAGE, target=target))
 
 
 @PROPERTY
@@ -254,21 +256,21 @@ def test_build_metadata_is_a_claim_or_an_error(
 )
 def test_bake_metadata_is_a_claim_or_an_error(scratch: Path, doc: dict[str, Any]) -> None:
     path = _write(scratch / "bake.json", json.dumps(doc))
-    _claim_or_error(lambda: build.from_metadata(path, image=IMAGE, target=None))
+    _claim_or_error(lambda: buildx_metadata.from_metadata(path, image=IMAGE, target=None))
 
 
 @PROPERTY
 @given(st.one_of(LOG_LINES, TEXT_FILES))
 def test_push_log_is_a_claim_or_an_error(scratch: Path, content: str | bytes) -> None:
     path = _write(scratch / "push.log", content)
-    _claim_or_error(lambda: build.from_push_log(path, image=IMAGE))
+    _claim_or_error(lambda: push_log.from_push_log(path, image=IMAGE))
 
 
 @PROPERTY
 @given(st.one_of(TEXT_FILES, st.sampled_from([DIGEST, f"{DIGEST}\n", f"\ufeff{DIGEST}"])))
 def test_digest_file_is_a_claim_or_an_error(scratch: Path, content: str | bytes) -> None:
     path = _write(scratch / "digest", content)
-    _claim_or_error(lambda: build.from_digest_file(path))
+    _claim_or_error(lambda: digest_file.from_digest_file(path))
 
 
 MANIFEST_ENTRIES = st.fixed_dictionaries(
@@ -303,7 +305,7 @@ def test_oci_layout_is_a_claim_or_an_error(scratch: Path, index: str | bytes, ma
     root.mkdir(exist_ok=True)
     _write(root / "oci-layout", marker)
     _write(root / "index.json", index)
-    _claim_or_error(lambda: build.from_oci_layout(root, image=IMAGE))
+    _claim_or_error(lambda: oci_layout.from_oci_layout(root, image=IMAGE))
 
 
 def _claim_or_error(read: Any) -> None:
@@ -312,7 +314,7 @@ def _claim_or_error(read: Any) -> None:
         assert "\n" not in error.message
         assert len(error.message) < 2000
         return
-    assert isinstance(claim, build.BuildClaim)
+    assert isinstance(claim, BuildClaim)
 
 
 # --- pin files --------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from truedigest.errors import ExitCode, InputFileError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef, parse_reference
 from truedigest.sources import pinfile
-from truedigest.sources.build import MAX_INPUT_BYTES, read_input_text
 from truedigest.sources.pinfile import (
     MalformedPin,
     PinRef,
@@ -27,6 +26,7 @@ from truedigest.sources.pinfile import (
     scan_file,
     scan_text,
 )
+from truedigest.sources.reading import MAX_INPUT_BYTES, read_input_text
 
 
 def sha(label: str) -> str:

@@ -1,0 +1,40 @@
+"""`--build-digest DIGEST`: a digest given on the command line."""
+
+from __future__ import annotations
+
+from truedigest.errors import InputFileError, InvalidDigestError
+from truedigest.oci.digest import Digest, clip
+from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind
+
+__all__ = ["KIND", "from_digest"]
+
+
+def from_digest(text: str) -> BuildClaim:
+    """A digest given on the command line with `--build-digest`."""
+    where = "--build-digest"
+    if "@" in text:
+        raise InputFileError(
+            f"{where} {clip(text)!r}: is a reference, not a digest",
+            hint="pass only the digest after '@' (sha256:<64 lowercase hex>)",
+        )
+    try:
+        digest = Digest.parse(text)
+    except InvalidDigestError as exc:
+        raise InputFileError(
+            f"{where}: {exc.message}",
+            hint="pass the manifest digest the build printed: sha256:<64 lowercase hex>",
+        ) from exc
+    return BuildClaim(kind="digest", digest=digest, where=where)
+
+
+def _read(value: str, ctx: BuildContext) -> BuildClaim:
+    return from_digest(value)
+
+
+KIND = BuildKind(
+    flag="--build-digest",
+    metavar="DIGEST",
+    is_path=False,
+    help="Digest the build says it pushed.",
+    reader=_read,
+)
