@@ -27,9 +27,11 @@ LAYERS: dict[str, int] = {
     "truedigest.base": 1,
     "truedigest.oci": 2,
     "truedigest.oci.digest": 2,
+    "truedigest.oci.secret": 2,
     "truedigest.oci.reference": 3,
     "truedigest.oci.manifest": 4,
     "truedigest.oci.wire": 4,
+    "truedigest.oci.httpconfig": 4,
     "truedigest.oci.netguard": 5,
     "truedigest.oci.httpclient": 6,
     "truedigest.oci.transport": 7,
@@ -59,6 +61,8 @@ STDLIB_ONLY_PACKAGES = (
     "truedigest.oci.reference",
     "truedigest.oci.manifest",
     "truedigest.oci.wire",
+    "truedigest.oci.httpconfig",
+    "truedigest.oci.secret",
 )
 # Only modules under these prefixes may import the named third-party package at all.
 ALLOWED_THIRD_PARTY = {
@@ -78,9 +82,6 @@ PENDING = {
     "truedigest.engine.pins_run",
     "truedigest.oci.registry",
     "truedigest.sources.build",
-    "truedigest.cp.client",
-    "truedigest.oci.auth",
-    "truedigest.oci.httpclient",
     "truedigest.sources.registry_tag",
 }
 

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from truedigest.base import jsonutil
 from truedigest.errors import BodyTooLargeError, ControlPlaneError, CPTokenError, UsageError
-from truedigest.oci.transport import Limit, Secret, Transport, redact_url
+from truedigest.oci.httpconfig import Limit
+from truedigest.oci.secret import Secret
+from truedigest.oci.transport import Transport, parse_url, redact_url
 
 DEFAULT_CP_PATH = "/cp/admin/runtime-image"
 DEFAULT_TOKEN_ENV = "CP_ADMIN_API_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -54,8 +54,8 @@ def parse_cp_option(text: str) -> tuple[str, str]:
     if not all(c.isalnum() or c in "-_." for c in name):
         raise UsageError(f"--cp {_redact(text)!r}: NAME may hold letters, digits, '-', '_' and '.'")
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
+        parsed = parse_url(url)
+    except ValueError:
         raise UsageError(f"--cp {name}: {_redact(url)!r} is not a URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(
@@ -168,7 +168,7 @@ class CPClient:
     def fetch(self, target: CPTarget) -> PinTable:
         """GET the pin table; every failure shape becomes a ControlPlaneError (exit 3)."""
         token = self.token_for(target)
-        where = f"CP {target.name} ({redact_url(httpx.URL(target.endpoint))})"
+        where = f"CP {target.name} ({redact_url(target.endpoint)})"
         try:
             resp = self.transport.request(
                 "GET",

@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from truedigest.base import jsonutil
 from truedigest.errors import AuthError, RegistryError
 from truedigest.oci.credentials import (
@@ -31,7 +29,8 @@ from truedigest.oci.credentials import (
     CredentialStore,
     run_credential_helper,
 )
-from truedigest.oci.transport import Response, Secret, Transport
+from truedigest.oci.secret import Secret
+from truedigest.oci.transport import URL, Response, Transport, origin, parse_url, show_origin
 
 __all__ = [
     "DOCKER_HUB_KEYS",
@@ -50,7 +49,6 @@ _TOKEN_MARGIN = 10.0
 _DEFAULT_TOKEN_TTL = 60
 _MAX_TOKEN_TTL = 2**31 - 1  # seconds; more is not a lifetime, it is garbage
 _TOKEN_CAP = 1024 * 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +109,6 @@ def parse_challenge(header: str | None) -> Challenge | None:
 
 def pull_scope(repository: str) -> str:
     return f"repository:{repository}:pull"
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int]:
-    scheme = url.scheme.lower()
-    return (scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme, 0))
-
-
-def _show(url: httpx.URL) -> str:
-    scheme, host, port = _origin(url)
-    return f"{scheme}://{host}:{port}"
 
 
 def _printable_ascii(text: str, *, spaces: bool = False) -> bool:
@@ -216,15 +204,15 @@ class Authenticator:
         resp: Response,
         *,
         sent: Mapping[str, str],
-        url: str | httpx.URL,
+        url: str | URL,
     ) -> dict[str, str]:
         """Headers to retry the request to `url` that got 401; raise AuthError when
         there is no way, or when the 401 did not come from `url`'s own origin."""
-        asked = httpx.URL(url)
-        if _origin(resp.url) != _origin(asked):
+        asked = parse_url(url)
+        if origin(resp.url) != origin(asked):
             raise AuthError(
-                f"{registry} redirected to {_show(resp.url)}, which answered 401; "
-                f"credentials for {registry} go only to {_show(asked)}",
+                f"{registry} redirected to {show_origin(resp.url)}, which answered 401; "
+                f"credentials for {registry} go only to {show_origin(asked)}",
                 hint="a registry's credentials never answer a challenge from another origin",
             )
         challenges = [
@@ -281,7 +269,7 @@ class Authenticator:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _realm(self, registry: str, challenge: Challenge) -> httpx.URL:
+    def _realm(self, registry: str, challenge: Challenge) -> URL:
         """The challenge's realm as a URL that may be asked for a token."""
         realm = challenge.realm
         if not realm:
@@ -290,8 +278,8 @@ class Authenticator:
         if len(realm) > 2048 or not _printable_ascii(realm):
             raise bad
         try:
-            url = httpx.URL(realm)
-        except (httpx.InvalidURL, ValueError, UnicodeError):
+            url = parse_url(realm)
+        except ValueError:
             raise bad from None
         if url.scheme not in ("http", "https"):
             raise AuthError(f"{registry}'s token realm is not an http(s) URL")
@@ -302,20 +290,17 @@ class Authenticator:
     def _fetch_token(
         self,
         registry: str,
-        asked: httpx.URL,
+        asked: URL,
         challenge: Challenge,
         scope: str,
         creds: Credentials | None,
     ) -> _Token:
         realm_url = self._realm(registry, challenge)
-        if (
-            creds is not None
-            and realm_url.scheme != "https"
-            and _origin(realm_url) != _origin(asked)
-        ):
+        if creds is not None and realm_url.scheme != "https" and origin(realm_url) != origin(asked):
             raise AuthError(
                 f"{registry} asks for credentials at a plain-http token realm "
-                f"({_show(realm_url)}) that is not its own origin ({_show(asked)}); refused",
+                f"({show_origin(realm_url)}) that is not its own origin "
+                f"({show_origin(asked)}); refused",
                 hint="a token realm must use https, or be the registry's own origin",
             )
         service = challenge.params.get("service")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from truedigest.base import fileio, jsonutil, redact
 from truedigest.errors import AuthError, InputFileError
-from truedigest.oci.transport import Secret
+from truedigest.oci.secret import Secret
 
 ENV_USER = "TRUEDIGEST_REGISTRY_USERNAME"
 ENV_PASSWORD = "TRUEDIGEST_REGISTRY_PASSWORD"  # noqa: S105 - a variable name

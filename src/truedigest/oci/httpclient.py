@@ -12,16 +12,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import httpx
 
 from truedigest.oci import netguard
+from truedigest.oci.httpconfig import ClientOptions, Limit
 from truedigest.oci.wire import BodyDecoder
 from truedigest.version import __version__
-
-if TYPE_CHECKING:
-    from truedigest.oci.transport import ClientOptions, Limit
 
 USER_AGENT = f"truedigest/{__version__}"
 ACCEPT_ENCODING = "gzip"  # the one coding asked for; BodyDecoder also takes deflate

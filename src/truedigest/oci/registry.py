@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 
-import httpx
-
 from truedigest.base import jsonutil
 from truedigest.errors import (
     AuthError,
@@ -41,10 +39,12 @@ from truedigest.oci.reference import ImageRef
 from truedigest.oci.transport import (
     MANIFEST_LIMIT,
     ClientOptions,
+    HTTPTransport,
     Limit,
     Response,
     Transport,
     build_client,
+    join_url,
 )
 from truedigest.oci.wire import next_link
 
@@ -83,7 +83,7 @@ class RegistryClient:
         self,
         options: ClientOptions | None = None,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: HTTPTransport | None = None,
         credentials: CredentialStore | None = None,
         sleep: Callable[[float], None] | None = None,
         max_per_host: int = 8,
@@ -585,9 +585,9 @@ def _next_page(ref: ImageRef, resp: Response) -> str | None:
     if target is None:
         return None
     try:
-        url = resp.url.join(target)
+        url = join_url(resp.url, target)
         path = url.raw_path.decode("ascii", "replace")
-    except (httpx.InvalidURL, ValueError):
+    except ValueError:
         raise RegistryError(
             f"tags of {ref.name}: the registry's Link header names a malformed URL"
         ) from None

@@ -20,113 +20,24 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import httpx
 
-from truedigest.base import redact
-from truedigest.errors import (
-    BodyTooLargeError,
-    NetworkError,
-    RegistryError,
-    TLSError,
-    format_size,
-)
+from truedigest.errors import NetworkError, RegistryError, TLSError
 from truedigest.oci import netguard
 from truedigest.oci.httpclient import ACCEPT_ENCODING as ACCEPT_ENCODING
 from truedigest.oci.httpclient import USER_AGENT as USER_AGENT
 from truedigest.oci.httpclient import build_client as build_client
 from truedigest.oci.httpclient import read_body
+from truedigest.oci.httpconfig import MANIFEST_LIMIT as MANIFEST_LIMIT
+from truedigest.oci.httpconfig import ClientOptions as ClientOptions
+from truedigest.oci.httpconfig import Limit as Limit
 from truedigest.oci.wire import parse_retry_after as parse_retry_after
 
-MANIFEST_CAP = 4 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD"})
 MAX_REDIRECTS = 5
-RUN_DEADLINE_FLOOR = 60.0
-RUN_DEADLINE_TIMEOUTS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """What a response body is, and the most decoded bytes it may hold.
-
-    Callers of `Transport.request` pass one, so an over-cap error names what was
-    capped: `Limit("token response", 1 << 20)`, `Limit("CP pin table", 32 << 20)`.
-    """
-
-    kind: str
-    cap: int
-
-    def exceeded(self, subject: str, size: int | None = None) -> BodyTooLargeError:
-        """The error for a body over this limit; `subject` says whose body it was."""
-        cap = format_size(self.cap)
-        if size is not None:
-            message = f"{subject} is {size} bytes, over the {cap} {self.kind} cap"
-        else:
-            message = f"{subject} is larger than the {cap} {self.kind} cap"
-        return BodyTooLargeError(message, kind=self.kind, cap=self.cap)
-
-
-MANIFEST_LIMIT = Limit("manifest", MANIFEST_CAP)
-
-
-class Secret:
-    """A string that never prints itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-        redact.remember(value)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientOptions:
-    plain_http: bool = False
-    insecure: bool = False
-    ca_file: Path | None = None
-    timeout: float = 30.0
-    retries: int = 4
-    deadline: float = 60.0
-    retry_after_cap: float = 10.0
-    backoff: float = 0.2
-    run_deadline: float | None = None  # seconds for the whole run; None: `run_seconds`
-
-    @property
-    def run_seconds(self) -> float:
-        """The run's deadline: `run_deadline`, else 10 times --timeout, at least 60 s."""
-        if self.run_deadline is not None:
-            return self.run_deadline
-        return max(RUN_DEADLINE_FLOOR, RUN_DEADLINE_TIMEOUTS * self.timeout)
-
-    def with_wait(self, seconds: float) -> ClientOptions:
-        """These options with `seconds` more run time (for `verify --wait`)."""
-        return replace(self, run_deadline=self.run_seconds + max(seconds, 0.0))
-
-    @property
-    def host_failures(self) -> int:
-        """Failures in a row (connects, whole-response timeouts) that give a host up."""
-        return max(2, self.retries + 1)
 
 
 @dataclass
@@ -146,6 +57,44 @@ class RequestStats:
             return sum(self.by_host.values())
 
 
+URL = httpx.URL
+"""A parsed URL. Other modules use it by this name: only the transport imports httpx."""
+
+HTTPTransport = httpx.BaseTransport
+"""What a test may inject under the one client (`httpx.MockTransport`, respx)."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_url(text: str | URL) -> URL:
+    """`text` as a URL; a malformed one raises ValueError (never an httpx exception)."""
+    try:
+        return httpx.URL(text)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError("malformed URL") from None
+
+
+def join_url(base: URL, target: str) -> URL:
+    """`target` (absolute, or relative to `base`); a malformed one raises ValueError."""
+    try:
+        return base.join(target)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError("malformed URL") from None
+
+
+def origin(url: URL) -> tuple[str, str, int]:
+    """Scheme, host and port (the scheme's default if none), lower-cased: the origin
+    a credential belongs to."""
+    scheme = url.scheme.lower()
+    return (scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme, 0))
+
+
+def show_origin(url: URL) -> str:
+    """`scheme://host:port`: an origin fit to print (no path, query or userinfo)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
 @dataclass
 class Response:
     """A finished response with its (capped) body."""
@@ -153,7 +102,7 @@ class Response:
     status: int
     headers: httpx.Headers
     body: bytes
-    url: httpx.URL
+    url: URL
 
 
 class Transport:
@@ -216,7 +165,7 @@ class Transport:
                     status=resp.status,
                     hint="a registry must not downgrade https to http",
                 )
-            if _origin(target) != _origin(current):
+            if _redirect_origin(target) != _redirect_origin(current):
                 hdrs = {k: v for k, v in hdrs.items() if k.lower() != "authorization"}
             current = target
         raise RegistryError(f"{_where(current)}: more than {MAX_REDIRECTS} redirects")
@@ -341,7 +290,7 @@ def _host(url: httpx.URL) -> str:
     return url.netloc.decode("ascii", "replace")
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+def _redirect_origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
@@ -350,7 +299,9 @@ def _where(url: httpx.URL) -> str:
     return str(url.copy_with(query=None, fragment=None, username=None, password=None))
 
 
-redact_url = _where
+def redact_url(url: str | URL) -> str:
+    """`url` without query or credentials: safe to print."""
+    return _where(httpx.URL(url))
 
 
 def _network_error(url: httpx.URL, exc: Exception) -> NetworkError:

@@ -27,7 +27,7 @@ from truedigest.oci.auth import (
     parse_token_response,
     pull_scope,
 )
-from truedigest.oci.transport import Secret
+from truedigest.oci.secret import Secret
 
 PASSWORD = "pa55-word-7d41e"
 TOKEN = "identity-token-0c9a2"

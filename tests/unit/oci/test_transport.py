@@ -25,10 +25,10 @@ from truedigest.errors import (
     UsageError,
 )
 from truedigest.oci.auth import Credentials
+from truedigest.oci.httpconfig import ClientOptions
+from truedigest.oci.secret import Secret
 from truedigest.oci.transport import (
     MAX_REDIRECTS,
-    ClientOptions,
-    Secret,
     Transport,
     build_client,
     parse_retry_after,
