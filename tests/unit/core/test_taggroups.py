@@ -1,0 +1,86 @@
+"""Tags grouped by digest, which group moved last, and the tag grammar: no registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from tests.support.images import build_image
+from tests.support.memory_registry import REPO, as_manifest, repo
+from truedigest.core.taggroups import (
+    TagError,
+    group_by_digest,
+    invalid_tag_error,
+    is_valid_tag,
+    moved_last,
+    parse_created,
+    tag_scan,
+)
+from truedigest.errors import ExitCode
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import Manifest
+from truedigest.oci.reference import ImageRef
+
+CREATED = "org.opencontainers.image.created"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A resolved tag, as the registry client's `Resolved` carries one."""
+
+    ref: ImageRef
+    digest: Digest
+    media_type: str
+    manifest: Manifest | None
+
+
+def _point(tag: str, created: str | None, salt: str) -> Point:
+    annotations = {CREATED: created} if created is not None else None
+    manifest = as_manifest(build_image(REPO, salt=salt, annotations=annotations))
+    return Point(repo().with_tag(tag), manifest.digest, manifest.media_type, manifest)
+
+
+def test_groups_newest_first_then_undated_by_first_tag() -> None:
+    old = _point("v1", "2024-01-01T00:00:00Z", "old")
+    new = _point("v2", "2025-06-01T00:00:00+02:00", "new")
+    new_alias = Point(repo().with_tag("latest"), new.digest, new.media_type, new.manifest)
+    undated_b = _point("b", None, "b")
+    undated_a = _point("a", None, "a")
+
+    groups = group_by_digest([undated_b, old, new, undated_a, new_alias])
+
+    assert [g.tags for g in groups] == [("latest", "v2"), ("v1",), ("a",), ("b",)]
+    assert groups[0].created == "2025-06-01T00:00:00+02:00"
+    assert groups[2].created is None
+    assert moved_last(groups) is groups[0]
+    assert moved_last(groups[2:]) is None
+
+
+def test_a_scan_sorts_errors_and_counts_what_matched() -> None:
+    ok = _point("v1", None, "ok")
+    results: list[Point | TagError] = [TagError("z", "boom"), ok, invalid_tag_error("bad\nname")]
+
+    scan = tag_scan(repo(), results, listed=10)
+
+    assert [e.tag for e in scan.errors] == ["bad\nname", "z"]
+    assert scan.matched == 3
+    assert scan.listed == 10
+    assert scan.resolved == (ok,)
+    assert scan.exit_code == ExitCode.UNAVAILABLE
+    assert tag_scan(repo(), [ok], listed=1).exit_code == ExitCode.OK
+
+
+def test_created_parsing_takes_naive_times_as_utc_and_ignores_garbage() -> None:
+    assert parse_created("2024-05-06T07:08:09Z") == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert parse_created(" 2024-05-06T07:08:09 ") == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    east = timezone(timedelta(hours=2))
+    assert parse_created("2024-05-06T07:08:09+02:00") == datetime(2024, 5, 6, 7, 8, 9, tzinfo=east)
+    for text in (None, "", "yesterday", "2024-13-01"):
+        assert parse_created(text) is None
+
+
+def test_the_tag_grammar_is_whole_string() -> None:
+    for good in ("v1", "1.2.3-rc_1", "_x", "a" * 128):
+        assert is_valid_tag(good), good
+    for bad in ("v1\n", "-v1", ".v1", "a" * 129, "v1/x", "vé", ""):
+        assert not is_valid_tag(bad), bad
