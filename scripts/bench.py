@@ -289,9 +289,9 @@ def run_tags_cli(host: str, repo: str, expected: dict[str, str], reps: int) -> J
 
 
 def run_tags_inprocess(host: str, repo: str, expected: dict[str, str], reps: int) -> Json:
-    """The library behind `truedigest tags` (`tagscan.scan_tags`), without process start-up."""
+    """The library behind `truedigest tags` (`tags_run.scan_tags`), without process start-up."""
     try:
-        from truedigest.sources.tagscan import scan_tags
+        from truedigest.engine.tags_run import scan_tags
     except ImportError as exc:
         return {"status": "unavailable", "reason": str(exc)}
     from truedigest.oci.auth import CredentialStore
@@ -313,7 +313,7 @@ def run_tags_inprocess(host: str, repo: str, expected: dict[str, str], reps: int
         if found != len(expected) or scan.errors:
             return {"status": "error", "tags_found": found, "errors": len(scan.errors)}
     return {
-        "command": "tagscan.scan_tags(client, repo) in-process",
+        "command": "tags_run.scan_tags(client, repo) in-process",
         "status": "ok",
         "seconds": round(median(times), 3),
         "requests": requests,

@@ -43,7 +43,10 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer
-from truedigest.engine.forensics import Inspection, Kind, WhatIs, inspect, whatis
+from truedigest.core.classify import Kind, WhatIs
+from truedigest.core.facts import Inspection
+from truedigest.engine.inspect_run import inspect
+from truedigest.engine.whatis_run import whatis
 from truedigest.errors import ExitCode, NotFoundError
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.digest import Digest

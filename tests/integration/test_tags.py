@@ -50,12 +50,12 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer, TokenServer
+from truedigest.engine.tags_run import scan_tags
 from truedigest.errors import NotFoundError
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.reference import parse_repository
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions
-from truedigest.sources.tagscan import scan_tags
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 

@@ -34,12 +34,12 @@ def inspect(
     annotations and config labels); referrers (OCI 1.1 API, else the sha256-<hex>
     tag). Exit 3 when a part could not be read (the rest is still printed).
     """
-    from truedigest.engine import forensics
+    from truedigest.engine import inspect_run
     from truedigest.render import forensics_view as fout
     from truedigest.render import verify_report as out
 
     with session(client_options, [ref]) as client:
-        result = forensics.inspect(client, ref)
+        result = inspect_run.inspect(client, ref)
     match output:
         case OutputFormat.JSON:
             out.print_json(fout.inspect_document(result))

@@ -68,16 +68,16 @@ def tags(
     which tags moved last. Exit 3 when a tag could not be resolved (the groups
     are still printed), 10 when the repository does not exist.
     """
+    from truedigest.engine import tags_run
     from truedigest.render import audit_view as aout
     from truedigest.render import verify_report as out
-    from truedigest.sources import tagscan
 
     with session(client_options, [repo], max_per_host=concurrency) as client:
-        names, listed = tagscan.list_matching(
+        names, listed = tags_run.list_matching(
             client, repo, match, max_tags=max_tags, max_pages=max_pages
         )
         with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
-            scan = tagscan.resolve_tags(
+            scan = tags_run.resolve_tags(
                 client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
             )
     match output:

@@ -47,12 +47,12 @@ def whatis(
     and the indexes or manifests that reference it. Exit 10 when the repository
     serves neither a manifest nor a blob with this digest.
     """
-    from truedigest.engine import forensics
+    from truedigest.engine import whatis_run
     from truedigest.render import forensics_view as fout
     from truedigest.render import verify_report as out
 
     with session(client_options, [repo]) as client:
-        result = forensics.whatis(client, repo, digest)
+        result = whatis_run.whatis(client, repo, digest)
     match output:
         case OutputFormat.JSON:
             out.print_json(fout.whatis_document(result))

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from truedigest.engine.forensics import ChildNode, Inspection, Kind, ManifestFacts, WhatIs
+from truedigest.core.classify import Kind, WhatIs
+from truedigest.core.facts import ChildNode, Inspection, ManifestFacts
 from truedigest.oci.manifest import Descriptor, short_media_type
 from truedigest.render.safetext import clean
 

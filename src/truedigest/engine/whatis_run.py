@@ -1,0 +1,146 @@
+"""`whatis`: what a digest is within a repository, read from the registry.
+
+Requests here, rules in `truedigest.core.classify`: GET the digest as a manifest,
+else HEAD it as a blob; then list and resolve every tag, fetch nested indexes,
+and fetch child manifests only when looking for a blob's owner. A tag or
+manifest that cannot be read is recorded on the answer (exit 3), not raised;
+`absent` (exit 10) is a kind, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from truedigest.base import jsonutil
+from truedigest.core.classify import (
+    WhatIs,
+    absent,
+    classify_blob,
+    classify_manifest,
+    needs_blob_body,
+    needs_config_platform,
+)
+from truedigest.core.taggraph import BlobUse, TagGraph, WalkError
+from truedigest.engine.tags_run import scan_tags
+from truedigest.engine.workpool import fetch_pool
+from truedigest.errors import (
+    DigestMismatchError,
+    ExitCode,
+    ManifestTooLargeError,
+    NotFoundError,
+    RegistryError,
+    TruedigestError,
+)
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import Manifest
+from truedigest.oci.reference import ImageRef
+from truedigest.oci.registry import RegistryClient
+
+SNIFF_CAP = 1024 * 1024
+"""An unreferenced blob larger than this is not a config: it is called a layer."""
+
+
+def whatis(
+    client: RegistryClient, repo: ImageRef, digest: Digest, *, workers: int | None = None
+) -> WhatIs:
+    """Classify `digest` within `repo`.
+
+    1. GET it as a manifest: index, or manifest / attestation;
+    2. otherwise HEAD it as a blob: absent when the registry has no such blob;
+    3. list the tags, GET them concurrently and walk the indexes (fetching child
+       manifests only when looking for a blob's owner) to name tags and parents.
+    """
+    target = repo.with_digest(digest)
+    manifest: Manifest | None = None
+    try:
+        manifest = client.get_manifest(target)
+    except NotFoundError:
+        pass
+    except DigestMismatchError:
+        raise
+    except RegistryError:
+        # distribution 2.8 answers 500 UNKNOWN when asked for a config or layer as a
+        # manifest (it finds the blob, then fails to parse it); other registries serve
+        # a body that is not a manifest. A blob that exists explains it; else re-raise.
+        if client.blob_exists(target, digest):
+            return _classify_blob_in(client, repo, digest, workers)
+        raise
+    if manifest is None and not client.blob_exists(target, digest):
+        return absent(repo, digest)
+    if manifest is None:
+        return _classify_blob_in(client, repo, digest, workers)
+    with fetch_pool(client, workers) as pool:
+        graph = _walk(client, repo, pool)
+        platform = None
+        if needs_config_platform(graph, manifest):
+            platform = client.config_platform(repo, manifest)
+        return classify_manifest(graph, manifest, config_platform=platform)
+
+
+def _classify_blob_in(
+    client: RegistryClient, repo: ImageRef, digest: Digest, workers: int | None
+) -> WhatIs:
+    with fetch_pool(client, workers) as pool:
+        graph = _walk(client, repo, pool)
+        uses = _blob_uses(client, graph, pool, digest)
+        body: object = None
+        if needs_blob_body(graph, uses):
+            # a blob no manifest uses is only sniffed: a large one is a layer
+            body = _read_json(client, repo, digest, sniff=not uses)
+        return classify_blob(graph, digest, uses, body)
+
+
+def _walk(client: RegistryClient, repo: ImageRef, pool: ThreadPoolExecutor) -> TagGraph:
+    """Every tag resolved, then nested indexes fetched until none is left."""
+    scan = scan_tags(client, repo, concurrency=client.max_per_host)
+    graph = TagGraph(repo, scan.listed)
+    for error in scan.errors:
+        if error.exit_code != ExitCode.ABSENT:  # absent: deleted since the listing
+            graph.add_error(WalkError(error.tag, None, error.error))
+    for resolved in scan.resolved:
+        graph.add_tag(str(resolved.ref.tag), resolved.digest, resolved.manifest)
+    while nested := graph.expand():
+        _fetch(client, graph, pool, nested)
+    return graph
+
+
+def _fetch(
+    client: RegistryClient, graph: TagGraph, pool: ThreadPoolExecutor, digests: Iterable[Digest]
+) -> None:
+    wanted = graph.missing(digests)
+    futures = [pool.submit(client.get_manifest, graph.repo.with_digest(d)) for d in wanted]
+    for digest, fut in zip(wanted, futures, strict=True):
+        try:
+            graph.add_manifest(digest, fut.result())
+        except TruedigestError as exc:
+            graph.add_error(WalkError(None, digest, exc.message))
+
+
+def _blob_uses(
+    client: RegistryClient, graph: TagGraph, pool: ThreadPoolExecutor, blob: Digest
+) -> list[BlobUse]:
+    """Manifests using `blob`: the tagged ones, then image children, then attestations."""
+    found = graph.uses(blob)
+    if found:
+        return found
+    _fetch(client, graph, pool, graph.image_entries())
+    found = graph.uses(blob)
+    if found:
+        return found
+    _fetch(client, graph, pool, graph.all_entries())
+    return graph.uses(blob)
+
+
+def _read_json(client: RegistryClient, repo: ImageRef, digest: Digest, *, sniff: bool) -> object:
+    """The blob's JSON; None when it is over the cap or not JSON."""
+    try:
+        body = (
+            client.get_blob(repo, digest, cap=SNIFF_CAP) if sniff else client.get_blob(repo, digest)
+        )
+        return jsonutil.loads(body)
+    except (ValueError, ManifestTooLargeError):
+        return None
+
+
+__all__ = ["SNIFF_CAP", "whatis"]

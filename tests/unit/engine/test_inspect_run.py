@@ -1,0 +1,103 @@
+"""`inspect` over an in-memory registry: what it fetches, and failures as data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.images import OCI_INDEX, OCI_MANIFEST, canonical_json
+from tests.support.memory_registry import REG, REPO, MemoryRegistry, seed
+from truedigest.engine.inspect_run import inspect
+from truedigest.errors import ExitCode, NotFoundError
+from truedigest.oci.reference import parse_reference
+from truedigest.oci.registry import RegistryClient
+from truedigest.render.forensics_view import inspect_document, inspect_tree, render_plain
+
+
+def test_inspect_index_fetches_children_configs_and_referrers(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+
+    result = inspect(client, parse_reference(f"{REG}/{REPO}:v1"))
+
+    assert result.exit_code == ExitCode.OK
+    assert [str(c.digest) for c in result.children] == [
+        s.amd64.digest,
+        s.arm64.digest,
+        s.attestation.digest,
+    ]
+    amd64, arm64, att = result.children
+    assert amd64.facts is not None
+    assert amd64.facts.revision == "from-annotation"
+    assert arm64.facts is not None
+    assert str(arm64.facts.platform) == "linux/arm64/v8"
+    assert att.attestation
+    assert str(att.attests) == s.amd64.digest
+    assert att.facts is not None
+    assert att.facts.platform is None
+    gets = [c for c in fake.calls if "/blobs/" in c]
+    assert sorted(gets) == sorted(
+        f"GET /v2/{REPO}/blobs/{image.config_digest}" for image in (s.amd64, s.arm64)
+    )
+    referrer_calls = [c for c in fake.calls if "/referrers/" in c]
+    assert len(referrer_calls) == 3  # the index and its two image children
+    assert len(fake.calls) == 1 + 3 + 2 + 2 * 3
+
+
+def test_inspect_uses_the_referrers_api_when_it_answers(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+    listing = canonical_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": s.attestation.digest,
+                    "size": s.attestation.size,
+                    "artifactType": "application/vnd.example+json",
+                }
+            ],
+        }
+    )
+    fake.referrers_api[s.single.digest] = listing
+
+    result = inspect(client, parse_reference(f"{REG}/{REPO}:single"))
+
+    assert [str(r.digest) for r in result.referrers] == [s.attestation.digest]
+    assert result.referrers[0].artifact_type == "application/vnd.example+json"
+    assert not any("sha256-" in c for c in fake.calls)  # no tag-schema fallback
+    assert len(fake.calls) == 3  # manifest, config, referrers API
+    doc = inspect_document(result)
+    assert doc["children"] == []
+    assert doc["layers"] == 1
+    assert doc["platform"] == "linux/amd64"
+
+
+def test_inspect_dangling_child_is_reported_not_raised(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+    del fake.manifests[s.arm64.digest]
+
+    result = inspect(client, parse_reference(f"{REG}/{REPO}:v1"))
+
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    arm64 = result.children[1]
+    assert arm64.facts is None
+    assert arm64.error is not None
+    assert "not found" in arm64.error
+    assert any(s.arm64.digest in e for e in result.errors)
+    doc = inspect_document(result)
+    assert doc["children"][1]["layers"] is None
+    assert doc["children"][1]["error"] == arm64.error
+    assert doc["children"][0]["layers"] == 2
+    assert "    error: " in render_plain(inspect_tree(result))
+
+
+def test_inspect_absent_tag_raises(fake: MemoryRegistry, client: RegistryClient) -> None:
+    seed(fake)
+    with pytest.raises(NotFoundError):
+        inspect(client, parse_reference(f"{REG}/{REPO}:nope"))
