@@ -37,7 +37,9 @@ LAYERS: dict[str, int] = {
     "truedigest.oci.transport": 7,
     "truedigest.oci.credentials": 8,
     "truedigest.oci.auth": 9,
-    "truedigest.oci.registry": 10,
+    "truedigest.oci.session": 10,
+    "truedigest.oci.taglist": 11,
+    "truedigest.oci.registry": 12,
     "truedigest.cp": 20,
     "truedigest.model": 30,
     "truedigest.sources": 40,
@@ -79,7 +81,6 @@ MAX_LINES = 400
 # Still to split or re-layer in the next commits of the layout move; empty when done.
 PENDING = {
     "truedigest.engine.pins_run",
-    "truedigest.oci.registry",
     "truedigest.sources.build",
     "truedigest.sources.registry_tag",
 }

@@ -2,29 +2,24 @@
 
 Read-only. Every manifest is fetched with the four manifest media types in
 `Accept`, hashed, and compared with the `Docker-Content-Digest` header, which is
-a claim, not proof. Requests to one host are bounded (default 8 in flight).
+a claim, not proof. Requests to one host are bounded (default 8 in flight, by
+`session.RegistrySession`); tag listing lives in `taglist`.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
 
 from truedigest.base import jsonutil
 from truedigest.errors import (
-    AuthError,
     DigestMismatchError,
     InvalidDigestError,
     NotFoundError,
     PlatformNotFoundError,
     RegistryError,
 )
-from truedigest.oci.auth import Authenticator, CredentialStore, pull_scope
+from truedigest.oci import taglist
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
     INDEX_MEDIA_TYPES,
@@ -36,26 +31,13 @@ from truedigest.oci.manifest import (
     manifest_media_type,
 )
 from truedigest.oci.reference import ImageRef
-from truedigest.oci.transport import (
-    MANIFEST_LIMIT,
-    ClientOptions,
-    HTTPTransport,
-    Limit,
-    Response,
-    Transport,
-    build_client,
-    join_url,
-)
-from truedigest.oci.wire import next_link
+from truedigest.oci.session import RegistrySession, codes_suffix
+from truedigest.oci.taglist import DEFAULT_MAX_PAGES as DEFAULT_MAX_PAGES
+from truedigest.oci.taglist import DEFAULT_MAX_TAGS as DEFAULT_MAX_TAGS
+from truedigest.oci.transport import MANIFEST_LIMIT, Limit, Response
 
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
 CONFIG_CAP = 4 * 1024 * 1024
-TAGS_CAP = 4 * 1024 * 1024
-DEFAULT_MAX_TAGS = 10_000
-DEFAULT_MAX_PAGES = 1_000
-TAGS_PAGE_LIMIT = Limit("tag list page", TAGS_CAP)
-_AUTH_ROUNDS = 3
-_CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,48 +58,9 @@ class Resolved:
         return self.media_type in INDEX_MEDIA_TYPES
 
 
-class RegistryClient:
-    """One per run. Thread-safe; use as a context manager."""
-
-    def __init__(
-        self,
-        options: ClientOptions | None = None,
-        *,
-        transport: HTTPTransport | None = None,
-        credentials: CredentialStore | None = None,
-        sleep: Callable[[float], None] | None = None,
-        max_per_host: int = 8,
-    ) -> None:
-        self.options = options or ClientOptions()
-        self.http = build_client(self.options, transport=transport)
-        self.transport = (
-            Transport(self.http, self.options)
-            if sleep is None
-            else Transport(self.http, self.options, sleep=sleep)
-        )
-        store = credentials or CredentialStore(helper_timeout=self.options.timeout)
-        self.auth = Authenticator(self.transport, store)
-        self.max_per_host = max_per_host
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._slots_guard = threading.Lock()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
-
-    @property
-    def requests_made(self) -> int:
-        return self.transport.stats.total
+class RegistryClient(RegistrySession):
+    """Manifests, blobs, tags and referrers over one RegistrySession (its requests,
+    auth and per-host bounds). One per run. Thread-safe; use as a context manager."""
 
     # -- public API ---------------------------------------------------------
 
@@ -126,7 +69,7 @@ class RegistryClient:
         target = str(reference) if reference is not None else ref.reference
         wanted = _maybe_digest(target)
         shown = _display(ref, target)
-        resp = self._call(
+        resp = self.call(
             ref,
             "GET",
             f"/v2/{ref.repository}/manifests/{target}",
@@ -135,8 +78,8 @@ class RegistryClient:
             what=f"manifest {shown}",
         )
         if resp.status == 404:
-            raise NotFoundError(f"{shown}: not found in the registry{_codes_suffix(resp)}")
-        self._expect_ok(resp, f"manifest {shown}")
+            raise NotFoundError(f"{shown}: not found in the registry{codes_suffix(resp)}")
+        self.expect_ok(resp, f"manifest {shown}")
         if not resp.body:
             raise RegistryError(f"{shown}: the registry answered 200 with an empty manifest body")
         header = _header_digest(resp, shown)
@@ -164,7 +107,7 @@ class RegistryClient:
     def _head(self, ref: ImageRef, target: str) -> tuple[Response, Digest | None] | None:
         """HEAD a manifest: the response and its (well-formed) digest header; None on 404."""
         shown = _display(ref, target)
-        resp = self._call(
+        resp = self.call(
             ref,
             "HEAD",
             f"/v2/{ref.repository}/manifests/{target}",
@@ -173,7 +116,7 @@ class RegistryClient:
         )
         if resp.status == 404:
             return None
-        self._expect_ok(resp, f"manifest {shown}")
+        self.expect_ok(resp, f"manifest {shown}")
         return resp, _header_digest(resp, shown)
 
     def head_manifest(self, ref: ImageRef, reference: str | Digest) -> Descriptor | None:
@@ -275,7 +218,7 @@ class RegistryClient:
         """GET a (small) blob, verified against its digest; over `cap` bytes is an error
         that names the blob's `kind`."""
         shown = f"{ref.name}@{digest}"
-        resp = self._call(
+        resp = self.call(
             ref,
             "GET",
             f"/v2/{ref.repository}/blobs/{digest}",
@@ -284,14 +227,14 @@ class RegistryClient:
             what=f"blob {shown}",
         )
         if resp.status == 404:
-            raise NotFoundError(f"blob {shown}: not found in the registry{_codes_suffix(resp)}")
-        self._expect_ok(resp, f"blob {shown}")
+            raise NotFoundError(f"blob {shown}: not found in the registry{codes_suffix(resp)}")
+        self.expect_ok(resp, f"blob {shown}")
         if not digest.verify(resp.body):
             raise DigestMismatchError(f"blob {shown}: the bytes served hash to something else")
         return resp.body
 
     def blob_exists(self, ref: ImageRef, digest: Digest) -> bool:
-        resp = self._call(
+        resp = self.call(
             ref,
             "HEAD",
             f"/v2/{ref.repository}/blobs/{digest}",
@@ -301,7 +244,7 @@ class RegistryClient:
         )
         if resp.status == 404:
             return False
-        self._expect_ok(resp, f"blob {ref.name}@{digest}")
+        self.expect_ok(resp, f"blob {ref.name}@{digest}")
         return True
 
     def get_config(self, ref: ImageRef, manifest: Manifest) -> dict[str, object] | None:
@@ -331,55 +274,11 @@ class RegistryClient:
         More than `max_tags` distinct names or `max_pages` pages, or a `Link` back to
         a page already read, is an error (exit 3): the list would not be complete.
         """
-        path: str | None = f"/v2/{ref.repository}/tags/list"
-        tags: dict[str, None] = {}
-        seen: set[str] = set()
-        while path is not None:
-            if path in seen:
-                raise RegistryError(
-                    f"tags of {ref.name}: the registry's Link header loops back to a page "
-                    "already read",
-                    hint="the registry's pagination is broken; the tag list cannot be completed",
-                )
-            seen.add(path)
-            if len(seen) > max_pages:
-                raise RegistryError(
-                    f"tags of {ref.name}: more than {max_pages} pages of tags; stopped listing",
-                    hint="raise --max-pages if the repository really has that many pages",
-                )
-            resp = self._call(
-                ref,
-                "GET",
-                path,
-                accept="application/json",
-                limit=TAGS_PAGE_LIMIT,
-                what=f"tags of {ref.name}",
-            )
-            if resp.status == 404:
-                raise NotFoundError(f"repository {ref.name}: not found{_codes_suffix(resp)}")
-            self._expect_ok(resp, f"tags of {ref.name}")
-            try:
-                data = jsonutil.loads(resp.body)
-            except ValueError:
-                raise RegistryError(f"tags of {ref.name}: the registry answered non-JSON") from None
-            page = data.get("tags") if isinstance(data, dict) else None
-            if page is None:
-                page = []
-            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
-                raise RegistryError(f"tags of {ref.name}: 'tags' is not a list of strings")
-            for tag in page:
-                tags.setdefault(tag)
-                if len(tags) > max_tags:
-                    raise RegistryError(
-                        f"tags of {ref.name}: more than {max_tags} tags; stopped listing",
-                        hint="raise --max-tags if the repository really has that many tags",
-                    )
-            path = _next_page(ref, resp)
-        return list(tags)
+        return taglist.list_tags(self, ref, max_tags=max_tags, max_pages=max_pages)
 
     def referrers(self, ref: ImageRef, digest: Digest) -> list[Descriptor]:
         """OCI 1.1 referrers API, falling back to the `sha256-<hex>` tag schema."""
-        resp = self._call(
+        resp = self.call(
             ref,
             "GET",
             f"/v2/{ref.repository}/referrers/{digest}",
@@ -396,88 +295,12 @@ class RegistryClient:
             except RegistryError:
                 pass
         elif resp.status not in (404, 400, 405):
-            self._expect_ok(resp, f"referrers of {ref.name}@{digest}")
+            self.expect_ok(resp, f"referrers of {ref.name}@{digest}")
         try:
             index = self.get_manifest(ref, digest.encoded_tag)
         except NotFoundError:
             return []
         return index.children if index.is_index else []
-
-    # -- plumbing -----------------------------------------------------------
-
-    def base_url(self, registry: str) -> str:
-        scheme = "http" if self.options.plain_http else "https"
-        return f"{scheme}://{registry}"
-
-    @contextmanager
-    def _slot(self, registry: str) -> Iterator[None]:
-        with self._slots_guard:
-            sem = self._slots.setdefault(registry, threading.BoundedSemaphore(self.max_per_host))
-        with sem:
-            yield
-
-    def _call(
-        self,
-        ref: ImageRef,
-        method: str,
-        path: str,
-        *,
-        accept: str,
-        limit: Limit = MANIFEST_LIMIT,
-        what: str,
-    ) -> Response:
-        """One logical request: auth rounds on 401, redirects and retries below."""
-        url = self.base_url(ref.registry) + path
-        scope = pull_scope(ref.repository)
-        headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
-        with self._slot(ref.registry):
-            for attempt in range(_AUTH_ROUNDS):
-                resp = self.transport.request(method, url, headers=headers, limit=limit, what=what)
-                if resp.status != 401:
-                    break
-                if attempt == _AUTH_ROUNDS - 1:
-                    raise AuthError(f"{ref.registry} kept answering 401 for {what}")
-                headers = {
-                    "Accept": accept,
-                    **self.auth.answer(ref.registry, scope, resp, sent=headers, url=url),
-                }
-        if resp.status == 403:
-            raise AuthError(
-                f"{ref.registry} denied access to {what} (HTTP 403{_codes_suffix(resp, ', ')})",
-                hint="the credentials are valid but lack pull permission on this repository",
-            )
-        return resp
-
-    def _expect_ok(self, resp: Response, what: str) -> None:
-        if resp.status == 200:
-            return
-        if resp.status == 429:
-            raise RegistryError(
-                f"{what}: rate limited (HTTP 429) after retries",
-                status=429,
-                codes=_codes(resp),
-                hint="wait and retry, or authenticate to get a higher pull limit",
-            )
-        if resp.status >= 500:
-            raise RegistryError(
-                f"{what}: registry error HTTP {resp.status}{_codes_suffix(resp, ', ')}",
-                status=resp.status,
-                codes=_codes(resp),
-                hint="the registry is failing; retry later",
-            )
-        if resp.status == 400 and resp.url.scheme == "http" and not _codes(resp):
-            # What a TLS-only server (Go's net/http among them) says to a plain-HTTP request.
-            raise RegistryError(
-                f"{what}: unexpected HTTP 400 to a plain-HTTP request",
-                status=400,
-                hint="the registry may serve HTTPS only: drop --plain-http "
-                "(and pass --ca-file for a private CA)",
-            )
-        raise RegistryError(
-            f"{what}: unexpected HTTP {resp.status}{_codes_suffix(resp, ', ')}",
-            status=resp.status,
-            codes=_codes(resp),
-        )
 
 
 def select_platform(index: Manifest, platform: Platform, shown: str) -> Descriptor:
@@ -547,54 +370,3 @@ def _media_type(resp: Response, shown: str, *, allow_empty: bool = False) -> str
     if allow_empty:
         return content_type
     raise RegistryError(f"{shown}: the registry served an empty manifest")
-
-
-def _codes(resp: Response) -> tuple[str, ...]:
-    """OCI error codes from an error body: codes only, never the free-text message."""
-    try:
-        data = jsonutil.loads(resp.body)
-    except ValueError:
-        return ()
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if not isinstance(errors, list):
-        return ()
-    codes = []
-    for err in errors:
-        code = err.get("code") if isinstance(err, dict) else None
-        if isinstance(code, str) and _CODE_RE.match(code):
-            codes.append(code)
-    return tuple(dict.fromkeys(codes))
-
-
-def _codes_suffix(resp: Response, sep: str | None = None) -> str:
-    """` (CODE/CODE)`, or `, CODE/CODE` with sep=", " inside an existing parenthesis."""
-    codes = _codes(resp)
-    if not codes:
-        return ""
-    joined = "/".join(codes)
-    return f"{sep}{joined}" if sep is not None else f" ({joined})"
-
-
-def _next_page(ref: ImageRef, resp: Response) -> str | None:
-    """The path (and query) of the next tag-list page, from the `Link` header.
-
-    Only the path is used, on the registry's own origin; it must be this
-    repository's tag list. A malformed header or target is an error (exit 3).
-    """
-    target = next_link(resp.headers.get("link"))
-    if target is None:
-        return None
-    try:
-        url = join_url(resp.url, target)
-        path = url.raw_path.decode("ascii", "replace")
-    except ValueError:
-        raise RegistryError(
-            f"tags of {ref.name}: the registry's Link header names a malformed URL"
-        ) from None
-    if url.path != f"/v2/{ref.repository}/tags/list":
-        raise RegistryError(
-            f"tags of {ref.name}: the registry's Link header points outside this "
-            "repository's tag list",
-            hint="the registry's pagination is broken or hostile; the list cannot be completed",
-        )
-    return path

@@ -1,0 +1,180 @@
+"""RegistrySession: one authenticated, bounded request to a registry, and how its
+answer's status becomes an error.
+
+Below `registry` (manifests, blobs, referrers) and `taglist` (tag pagination):
+both send through `RegistrySession.call`, which answers 401 challenges (at most
+three rounds), turns a 403 into an AuthError and keeps at most `max_per_host`
+requests in flight per registry. `expect_ok` maps every other non-200 status to a
+RegistryError that carries the OCI error codes — never the free-text body.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
+
+from truedigest.base import jsonutil
+from truedigest.errors import AuthError, RegistryError
+from truedigest.oci.auth import Authenticator, CredentialStore, pull_scope
+from truedigest.oci.reference import ImageRef
+from truedigest.oci.transport import (
+    MANIFEST_LIMIT,
+    ClientOptions,
+    HTTPTransport,
+    Limit,
+    Response,
+    Transport,
+    build_client,
+)
+
+_AUTH_ROUNDS = 3
+_CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}\Z")
+
+
+class RegistrySession:
+    """One per run. Thread-safe; use as a context manager."""
+
+    def __init__(
+        self,
+        options: ClientOptions | None = None,
+        *,
+        transport: HTTPTransport | None = None,
+        credentials: CredentialStore | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_per_host: int = 8,
+    ) -> None:
+        self.options = options or ClientOptions()
+        self.http = build_client(self.options, transport=transport)
+        self.transport = (
+            Transport(self.http, self.options)
+            if sleep is None
+            else Transport(self.http, self.options, sleep=sleep)
+        )
+        store = credentials or CredentialStore(helper_timeout=self.options.timeout)
+        self.auth = Authenticator(self.transport, store)
+        self.max_per_host = max_per_host
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_guard = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @property
+    def requests_made(self) -> int:
+        return self.transport.stats.total
+
+    def base_url(self, registry: str) -> str:
+        scheme = "http" if self.options.plain_http else "https"
+        return f"{scheme}://{registry}"
+
+    @contextmanager
+    def _slot(self, registry: str) -> Iterator[None]:
+        with self._slots_guard:
+            sem = self._slots.setdefault(registry, threading.BoundedSemaphore(self.max_per_host))
+        with sem:
+            yield
+
+    def call(
+        self,
+        ref: ImageRef,
+        method: str,
+        path: str,
+        *,
+        accept: str,
+        limit: Limit = MANIFEST_LIMIT,
+        what: str,
+    ) -> Response:
+        """One logical request: auth rounds on 401, redirects and retries below."""
+        url = self.base_url(ref.registry) + path
+        scope = pull_scope(ref.repository)
+        headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
+        with self._slot(ref.registry):
+            for attempt in range(_AUTH_ROUNDS):
+                resp = self.transport.request(method, url, headers=headers, limit=limit, what=what)
+                if resp.status != 401:
+                    break
+                if attempt == _AUTH_ROUNDS - 1:
+                    raise AuthError(f"{ref.registry} kept answering 401 for {what}")
+                headers = {
+                    "Accept": accept,
+                    **self.auth.answer(ref.registry, scope, resp, sent=headers, url=url),
+                }
+        if resp.status == 403:
+            raise AuthError(
+                f"{ref.registry} denied access to {what} (HTTP 403{codes_suffix(resp, ', ')})",
+                hint="the credentials are valid but lack pull permission on this repository",
+            )
+        return resp
+
+    def expect_ok(self, resp: Response, what: str) -> None:
+        """Return on 200; any other status is a RegistryError naming `what`."""
+        if resp.status == 200:
+            return
+        if resp.status == 429:
+            raise RegistryError(
+                f"{what}: rate limited (HTTP 429) after retries",
+                status=429,
+                codes=error_codes(resp),
+                hint="wait and retry, or authenticate to get a higher pull limit",
+            )
+        if resp.status >= 500:
+            raise RegistryError(
+                f"{what}: registry error HTTP {resp.status}{codes_suffix(resp, ', ')}",
+                status=resp.status,
+                codes=error_codes(resp),
+                hint="the registry is failing; retry later",
+            )
+        if resp.status == 400 and resp.url.scheme == "http" and not error_codes(resp):
+            # What a TLS-only server (Go's net/http among them) says to a plain-HTTP request.
+            raise RegistryError(
+                f"{what}: unexpected HTTP 400 to a plain-HTTP request",
+                status=400,
+                hint="the registry may serve HTTPS only: drop --plain-http "
+                "(and pass --ca-file for a private CA)",
+            )
+        raise RegistryError(
+            f"{what}: unexpected HTTP {resp.status}{codes_suffix(resp, ', ')}",
+            status=resp.status,
+            codes=error_codes(resp),
+        )
+
+
+def error_codes(resp: Response) -> tuple[str, ...]:
+    """OCI error codes from an error body: codes only, never the free-text message."""
+    try:
+        data = jsonutil.loads(resp.body)
+    except ValueError:
+        return ()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return ()
+    codes = []
+    for err in errors:
+        code = err.get("code") if isinstance(err, dict) else None
+        if isinstance(code, str) and _CODE_RE.match(code):
+            codes.append(code)
+    return tuple(dict.fromkeys(codes))
+
+
+def codes_suffix(resp: Response, sep: str | None = None) -> str:
+    """` (CODE/CODE)`, or `, CODE/CODE` with sep=", " inside an existing parenthesis."""
+    codes = error_codes(resp)
+    if not codes:
+        return ""
+    joined = "/".join(codes)
+    return f"{sep}{joined}" if sep is not None else f" ({joined})"
