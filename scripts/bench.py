@@ -417,8 +417,9 @@ def bench_tags(work: Path, n: int, rtt_ms: float, reps: int) -> Json:
 
 
 def bench_verify(work: Path, rtt_ms: float, reps: int, cp_delay: float = CP_DELAY) -> Json:
+    from truedigest.core.plan import VerifyPlan
     from truedigest.cp.client import CPClient, CPTarget
-    from truedigest.engine.verify_run import VerifyPlan, run_verify
+    from truedigest.engine.verify_run import run_verify
     from truedigest.oci.auth import CredentialStore
     from truedigest.oci.reference import parse_reference
     from truedigest.oci.registry import RegistryClient

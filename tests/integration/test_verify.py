@@ -44,8 +44,9 @@ from tests.support.images import (
     push_index,
 )
 from tests.support.registry import RegistryServer, TokenServer
+from truedigest.core.plan import VerifyPlan
 from truedigest.cp.client import CPTarget
-from truedigest.engine.verify_run import VerifyPlan, run_verify
+from truedigest.engine.verify_run import run_verify
 from truedigest.model.observation import Report
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.manifest import Platform
@@ -199,7 +200,7 @@ def verify(
         cps=[CPTarget(name, cp.url) for name, cp in (cps or {}).items()],
         template=TEMPLATE,
         git_sha=git_sha,
-        build=build,
+        build=build.observation() if build is not None else None,
         pin_files=pin_files,
         wait=wait,
         interval=interval,

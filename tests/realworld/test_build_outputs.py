@@ -29,7 +29,11 @@ from tests.support.images import Pusher
 from tests.support.registry import RegistryServer, registry_binary
 from truedigest.errors import InputFileError
 from truedigest.oci.reference import parse_reference
-from truedigest.sources import build
+from truedigest.sources.build.build_claim import BuildClaim
+from truedigest.sources.build.buildx_metadata import from_metadata
+from truedigest.sources.build.digest_file import from_digest_file
+from truedigest.sources.build.oci_layout import from_oci_layout
+from truedigest.sources.build.push_log import from_push_log
 
 DATA = Path(__file__).resolve().parent / "data" / "build"
 GENERATED = DATA / "generated"
@@ -79,18 +83,18 @@ def registry_digests() -> dict[str, str]:
     return {tag: f"sha256:{hexdigest}" for tag, hexdigest in pairs}
 
 
-def read_claim(case: dict[str, Any]) -> build.BuildClaim:
+def read_claim(case: dict[str, Any]) -> BuildClaim:
     path = DATA / case["file"]
     image = parse_reference(case["image"], default_tag=None)
     match case["kind"]:
         case "metadata":
-            return build.from_metadata(path, image=image, target=case.get("target"))
+            return from_metadata(path, image=image, target=case.get("target"))
         case "log":
-            return build.from_push_log(path, image=image)
+            return from_push_log(path, image=image)
         case "digest-file":
-            return build.from_digest_file(path)
+            return from_digest_file(path)
         case "oci-layout":
-            return build.from_oci_layout(path, image=image)
+            return from_oci_layout(path, image=image)
     raise AssertionError(f"unknown kind {case['kind']!r}")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, assert_never
 
@@ -21,12 +23,39 @@ from truedigest.cli.options import (
 from truedigest.cli.wiring import cp_targets, session
 from truedigest.errors import ExitCode, TruedigestError, UsageError
 from truedigest.render.formats import OutputFormat
+from truedigest.sources import build as build_sources
 
 if TYPE_CHECKING:
     from truedigest.oci.reference import ImageRef
     from truedigest.oci.transport import ClientOptions
 
-BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "oci_layout")
+
+def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per build-source kind (`build_sources.KINDS`) and --build-target.
+
+    The command receives them as one `build_values` mapping (`BuildKind.param` →
+    value or None) and `build_target`, for `build_sources.select`.
+    """
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        values = {kind.param: kwargs.pop(kind.param) for kind in build_sources.KINDS}
+        return f(*args, build_values=values, **kwargs)
+
+    wrapped: Callable[..., Any] = command
+    for kind in reversed(build_sources.KINDS):  # decorators apply bottom-up
+        if kind.target_help is not None:
+            target = click.option(
+                build_sources.TARGET_FLAG, metavar="TARGET", help=kind.target_help
+            )
+            wrapped = target(wrapped)
+        wrapped = click.option(
+            kind.flag,
+            metavar=kind.metavar,
+            type=click.Path(path_type=Path) if kind.is_path else None,
+            help=kind.help,
+        )(wrapped)
+    return wrapped
 
 
 @click.command()
@@ -39,28 +68,7 @@ BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "
     help="Tag to resolve from the registry (repeatable; the first is the truth, "
     "the others must resolve to the same digest).",
 )
-@click.option("--build-digest", metavar="DIGEST", help="Digest the build says it pushed.")
-@click.option(
-    "--build-metadata",
-    type=click.Path(path_type=Path),
-    help="buildx --metadata-file output (bake files: one entry per target).",
-)
-@click.option("--build-target", metavar="TARGET", help="Bake target to read from --build-metadata.")
-@click.option(
-    "--build-log",
-    type=click.Path(path_type=Path),
-    help="`docker push` output (line `TAG: digest: sha256:… size: N`).",
-)
-@click.option(
-    "--digest-file",
-    type=click.Path(path_type=Path),
-    help="podman/buildah --digestfile output.",
-)
-@click.option(
-    "--oci-layout",
-    type=click.Path(path_type=Path),
-    help="OCI image layout directory (index.json, by ref.name).",
-)
+@build_source_options
 @cp_options(pin_file_help="Text file whose REPO@sha256:… references are checked like pins")
 @click.option("--template", help="Template name of the CP pin row.")
 @click.option("--region", default="global", show_default=True, help="Region of the CP pin row.")
@@ -102,12 +110,8 @@ BUILD_SOURCES = ("build_digest", "build_metadata", "build_log", "digest_file", "
 @verbose_option
 def verify(
     images: tuple[ImageRef, ...],
-    build_digest: str | None,
-    build_metadata: Path | None,
+    build_values: dict[str, str | Path | None],
     build_target: str | None,
-    build_log: Path | None,
-    digest_file: Path | None,
-    oci_layout: Path | None,
     cps: tuple[str, ...],
     cp_token_envs: tuple[str, ...],
     cp_path: str,
@@ -130,24 +134,11 @@ def verify(
     platform child, config digest, dangling pin, …). Exit 0 only when every
     source was read and agrees.
     """
-    from truedigest.engine.verify_run import VerifyPlan, run_verify
+    from truedigest.core.plan import VerifyPlan
+    from truedigest.engine.verify_run import run_verify
     from truedigest.render import verify_report as out
-    from truedigest.sources import build as build_source
 
-    given = [
-        name
-        for name, value in zip(
-            BUILD_SOURCES,
-            (build_digest, build_metadata, build_log, digest_file, oci_layout),
-            strict=True,
-        )
-        if value is not None
-    ]
-    if len(given) > 1:
-        flags = ", ".join("--" + g.replace("_", "-") for g in given)
-        raise UsageError(f"give at most one build source, not {flags}")
-    if build_target is not None and build_metadata is None:
-        raise UsageError("--build-target needs --build-metadata")
+    build = build_sources.select(build_values, build_target)
     if git_sha is not None and not _is_commit_sha(git_sha):
         # Else `--git-sha main` or a 4-char prefix would fail every row as a "mismatch".
         raise UsageError(
@@ -160,18 +151,7 @@ def verify(
     if template and not targets:
         click.echo("warning: --template selects CP pin rows; without --cp it is unused", err=True)
     images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
-    first = images[0]
-    claim = None
-    if build_digest is not None:
-        claim = build_source.from_digest(build_digest)
-    elif build_metadata is not None:
-        claim = build_source.from_metadata(build_metadata, image=first, target=build_target)
-    elif build_log is not None:
-        claim = build_source.from_push_log(build_log, image=first)
-    elif digest_file is not None:
-        claim = build_source.from_digest_file(digest_file)
-    elif oci_layout is not None:
-        claim = build_source.from_oci_layout(oci_layout, image=first)
+    claim = build.read(images[0]) if build is not None else None
     _check_writable(github_output, "--github-output")
     _check_writable(summary_file, "--summary-file")
     plan = VerifyPlan(

@@ -12,6 +12,7 @@ from typing import Any, assert_never
 
 from truedigest.errors import ExitCode
 from truedigest.oci.digest import Digest
+from truedigest.oci.reference import ImageRef
 
 
 class SourceKind(StrEnum):
@@ -72,6 +73,10 @@ class Observation:
 
     `status` before comparison is OK for a source that was read, or one of
     MISSING / AMBIGUOUS / ABSENT / ERROR / MISMATCH (a broken pin row).
+
+    `ref` and `written` are for the code that reads a source, never in the report:
+    the image the source names (a pin's reference; a broken pin's repository) and
+    that reference as the source wrote it.
     """
 
     id: str
@@ -82,6 +87,8 @@ class Observation:
     relation: Relation | None = None
     detail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    ref: ImageRef | None = field(default=None, compare=False, hash=False, repr=False)
+    written: str | None = field(default=None, compare=False, hash=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
+from truedigest.model.observation import Observation, SourceKind, Status
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef, parse_reference
 from truedigest.sources.reading import read_input_text
@@ -29,6 +30,8 @@ __all__ = [
     "PinScan",
     "find_pins",
     "malformed_pins",
+    "observe_pin_file",
+    "pin_file_sources",
     "scan_file",
     "scan_text",
 ]
@@ -93,6 +96,82 @@ def scan_file(path: Path, *, repo: ImageRef | None) -> PinScan:
         m for m in _scan_malformed(text) if any(m.repository.same_repository(w) for w in wanted)
     )
     return PinScan(pins, malformed)
+
+
+def observe_pin_file(path: Path, *, repo: ImageRef | None) -> list[Observation]:
+    """Each pin in `path` as a source: one Observation per well-formed reference (in
+    text order), then one MISMATCH per broken one; one MISSING when there is neither.
+
+    Every id is `file:<path>` (DESIGN §4); `where` is `<path>:<line>`, `ref` the
+    reference (for a broken pin its repository), `written` the text as written.
+    """
+    scan = scan_file(path, repo=repo)
+    source_id = f"file:{path}"
+    out = [
+        Observation(
+            source_id,
+            SourceKind.FILE,
+            f"{path}:{pin.line}",
+            pin.digest,
+            Status.OK,
+            extra={"path": str(path), "lines": [pin.line], "reference": pin.reference},
+            ref=pin.ref,
+            written=pin.reference,
+        )
+        for pin in scan.pins
+    ]
+    out.extend(
+        Observation(
+            source_id,
+            SourceKind.FILE,
+            f"{path}:{broken.line}",
+            None,
+            Status.MISMATCH,
+            detail=f"malformed digest in {broken.text!r}: a broken pin",
+            extra={"path": str(path), "lines": [broken.line]},
+            ref=broken.repository,
+            written=broken.text,
+        )
+        for broken in scan.malformed
+    )
+    if not out:
+        whose = f"{repo.name}@sha256:…" if repo is not None else "<repo>@sha256:…"
+        out.append(
+            Observation(
+                source_id,
+                SourceKind.FILE,
+                str(path),
+                None,
+                Status.MISSING,
+                detail=f"no {whose} reference in the file",
+                extra={"path": str(path)},
+            )
+        )
+    return out
+
+
+def pin_file_sources(path: Path, *, image: ImageRef) -> list[Observation]:
+    """`verify`'s view of a pin file: one source per distinct digest of `image`'s
+    repository (`lines` lists where it is pinned), then the broken pins, or MISSING."""
+    by_digest: dict[Digest, list[Observation]] = {}
+    rest: list[Observation] = []
+    for obs in observe_pin_file(path, repo=image):
+        if obs.status is Status.OK and obs.digest is not None:
+            by_digest.setdefault(obs.digest, []).append(obs)
+        else:
+            rest.append(obs)
+    merged = []
+    for same in by_digest.values():
+        first = same[0]
+        lines = [line for obs in same for line in obs.extra["lines"]]
+        merged.append(
+            replace(
+                first,
+                extra={**first.extra, "lines": lines},
+                detail=None if len(same) == 1 else f"lines {', '.join(map(str, lines))}",
+            )
+        )
+    return [*merged, *rest]
 
 
 def find_pins(path: Path, *, image: ImageRef) -> list[PinRef]:

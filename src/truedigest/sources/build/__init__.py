@@ -11,6 +11,13 @@ an input unusable raises `InputFileError` (a usage error, exit 2) naming the fil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from truedigest.errors import UsageError
+from truedigest.model.observation import Observation
+from truedigest.oci.reference import ImageRef
 from truedigest.sources.build import (
     buildx_metadata,
     digest_file,
@@ -19,11 +26,6 @@ from truedigest.sources.build import (
     push_log,
 )
 from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind
-from truedigest.sources.build.buildx_metadata import from_metadata
-from truedigest.sources.build.digest_file import from_digest_file
-from truedigest.sources.build.literal_digest import from_digest
-from truedigest.sources.build.oci_layout import from_oci_layout
-from truedigest.sources.build.push_log import from_push_log
 
 __all__ = [
     "KINDS",
@@ -31,12 +33,8 @@ __all__ = [
     "BuildClaim",
     "BuildContext",
     "BuildKind",
-    "from_digest",
-    "from_digest_file",
-    "from_metadata",
-    "from_oci_layout",
-    "from_push_log",
-    "kind_of",
+    "BuildSource",
+    "select",
 ]
 
 KINDS: tuple[BuildKind, ...] = (
@@ -49,12 +47,36 @@ KINDS: tuple[BuildKind, ...] = (
 """Every build-source kind, in the order of the CLI's options and its `--help`."""
 
 TARGET_FLAG = "--build-target"
-"""Chooses the entry of a kind with several (`uses_target`): a bake target."""
+"""Chooses the entry of a kind that has several (`BuildKind.uses_target`): a bake target."""
 
 
-def kind_of(flag: str) -> BuildKind:
-    """The kind offered as `flag` (`--build-log`)."""
-    for kind in KINDS:
-        if kind.flag == flag:
-            return kind
-    raise KeyError(flag)
+@dataclass(frozen=True, slots=True)
+class BuildSource:
+    """The one build output a run was given: its kind, the value, and --build-target."""
+
+    kind: BuildKind
+    value: str | Path
+    target: str | None = None
+
+    def read(self, image: ImageRef) -> Observation:
+        """The build output as a report source; `image` is the first `--image`."""
+        return self.kind.read(self.value, BuildContext(image, self.target))
+
+
+def select(values: Mapping[str, str | Path | None], target: str | None) -> BuildSource | None:
+    """The build source among the CLI's values (keyed by `BuildKind.param`), if any.
+
+    At most one kind may be given, and --build-target only with a kind that takes it:
+    anything else is a usage error (exit 2), raised before any input is read.
+    """
+    given = [(kind, value) for kind in KINDS if (value := values.get(kind.param)) is not None]
+    if len(given) > 1:
+        flags = ", ".join(kind.flag for kind, _ in given)
+        raise UsageError(f"give at most one build source, not {flags}")
+    if target is not None and not any(kind.uses_target for kind, _ in given):
+        needs = " or ".join(kind.flag for kind in KINDS if kind.uses_target)
+        raise UsageError(f"{TARGET_FLAG} needs {needs}")
+    if not given:
+        return None
+    [(kind, value)] = given
+    return BuildSource(kind, value, target if kind.uses_target else None)

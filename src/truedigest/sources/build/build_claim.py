@@ -76,7 +76,11 @@ class BuildKind:
     metavar: str | None = None  # None: a path (the CLI shows PATH)
     is_path: bool = True  # the value names a file or directory
     stdin: bool = False  # `-` means standard input
-    uses_target: bool = False  # --build-target chooses among its entries
+    target_help: str | None = None  # set: --build-target chooses among its entries
+
+    @property
+    def uses_target(self) -> bool:
+        return self.target_help is not None
 
     @property
     def param(self) -> str:

@@ -191,7 +191,7 @@ def _read(value: str, ctx: BuildContext) -> BuildClaim:
 KIND = BuildKind(
     flag=_FLAG,
     stdin=True,
-    uses_target=True,
+    target_help="Bake target to read from --build-metadata.",
     help="buildx --metadata-file output (bake files: one entry per target).",
     reader=_read,
 )
