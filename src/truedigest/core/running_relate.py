@@ -131,8 +131,9 @@ def relevant(record: RunningRecord, target: ImageRef, kin: frozenset[Digest]) ->
 def digests_to_look_up(records: Iterable[RunningRecord], view: RegistryView) -> list[Digest]:
     """The engine asks the `--image` repository about each of these (GET manifest:
     200 -> `served` + `manifests`, 404 -> `missing`, failure -> `unknown`) before
-    judging. Image IDs are included: Docker's containerd store reports a manifest
-    digest there. At most MAX_LOOKUPS, in input order."""
+    judging. Image IDs are included (Docker's containerd store reports a manifest
+    digest there) unless they are known configs of the truth. At most MAX_LOOKUPS,
+    in input order."""
     target = parse_repository(view.repository)
     kin = family(view)
     wanted: dict[Digest, None] = {}
@@ -140,7 +141,7 @@ def digests_to_look_up(records: Iterable[RunningRecord], view: RegistryView) -> 
         if rec.error is not None or not relevant(rec, target, kin):
             continue
         for digest in (*rec.candidates, rec.digest):
-            if digest is not None and digest not in view.manifests:
+            if digest is not None and digest not in view.manifests and digest not in kin:
                 wanted.setdefault(digest)
     return list(wanted)[:MAX_LOOKUPS]
 

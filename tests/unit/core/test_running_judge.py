@@ -219,6 +219,9 @@ def test_an_image_id_of_the_truth_is_untraceable_and_exit_3(
         assert str(corpus().old) in row.detail
     assert report.verdict is RunningVerdict.UNAVAILABLE
     assert report.exit_code == 3
+    # a known config of the truth is not asked for at /manifests/
+    recs = read_running([str(RUNNING / n) for n in names])
+    assert corpus().amd64_config not in digests_to_look_up(recs, view(full=False))
 
 
 def test_an_image_id_proven_not_the_truth_is_a_mismatch() -> None:
