@@ -33,6 +33,7 @@ from truedigest.errors import (
 )
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.digest import Digest
+from truedigest.oci.httpconfig import ClientOptions
 from truedigest.oci.manifest import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -43,7 +44,6 @@ from truedigest.oci.manifest import (
 )
 from truedigest.oci.reference import ImageRef, parse_reference
 from truedigest.oci.registry import RegistryClient
-from truedigest.oci.transport import ClientOptions
 
 REG = "reg.example"
 BASE = f"https://{REG}"

@@ -31,8 +31,12 @@ from truedigest.oci.transport import (
     MAX_REDIRECTS,
     Transport,
     build_client,
+    join_url,
+    origin,
     parse_retry_after,
+    parse_url,
     redact_url,
+    show_origin,
 )
 
 URL = "https://reg.example/v2/app/manifests/v1"
@@ -462,6 +466,60 @@ def test_missing_ca_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_redact_url_drops_query_and_userinfo() -> None:
     shown = redact_url(httpx.URL("https://user:pw-9c1@reg.example/v2/x?_state=SECRET#frag"))
     assert shown == "https://reg.example/v2/x"
+
+
+def test_redact_url_takes_text_too() -> None:
+    assert redact_url("https://user:pw-9c1@cp.example/cp/pins?t=SECRET") == (
+        "https://cp.example/cp/pins"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://reg.example:x/v2/",  # not a port
+        "https://reg.example/v2/\x00",  # a NUL
+        "https://reg\u3000example/",  # an ideographic space in the host
+        "http://[::1/",  # an unclosed IPv6 literal
+    ],
+)
+def test_parse_url_raises_value_error_only(text: str) -> None:
+    """Callers above the transport catch ValueError: no httpx exception escapes."""
+    with pytest.raises(ValueError, match="malformed URL") as caught:
+        parse_url(text)
+    assert type(caught.value) is ValueError
+    assert "reg" not in str(caught.value)  # the message never echoes the URL
+
+
+def test_join_url_resolves_relative_targets_and_refuses_malformed_ones() -> None:
+    base = parse_url("https://reg.example/v2/app/tags/list")
+    joined = join_url(base, "/v2/app/tags/list?last=b&n=2")
+    assert (joined.host, joined.path, joined.query) == (
+        "reg.example",
+        "/v2/app/tags/list",
+        b"last=b&n=2",
+    )
+    with pytest.raises(ValueError, match="malformed URL"):
+        join_url(base, "//reg.example:x/v2/")
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("https://reg.example/v2/", "https://REG.example:443/token", True),
+        ("http://reg.example/v2/", "http://reg.example:80/token", True),
+        ("https://reg.example/v2/", "http://reg.example/v2/", False),
+        ("https://reg.example/v2/", "https://reg.example:5000/v2/", False),
+        ("https://reg.example/v2/", "https://auth.reg.example/token", False),
+    ],
+)
+def test_origin_fills_the_default_port_and_ignores_case(one: str, other: str, same: bool) -> None:
+    assert (origin(parse_url(one)) == origin(parse_url(other))) is same
+
+
+def test_show_origin_prints_no_path_query_or_userinfo() -> None:
+    shown = show_origin(parse_url("https://user:pw-9c1@Reg.Example/v2/x?_state=SECRET"))
+    assert shown == "https://reg.example:443"
 
 
 SECRET_TEXT = "s3cr3t-value-ab12"

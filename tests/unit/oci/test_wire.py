@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from truedigest.errors import NetworkError, RegistryError, TruedigestError
 from truedigest.oci.digest import Digest
+from truedigest.oci.httpconfig import ClientOptions
 from truedigest.oci.manifest import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -28,7 +29,7 @@ from truedigest.oci.manifest import (
     Manifest,
     manifest_media_type,
 )
-from truedigest.oci.transport import ClientOptions, Transport, build_client
+from truedigest.oci.transport import Transport, build_client
 from truedigest.oci.wire import BodyDecoder, next_link, parse_http_date, parse_retry_after
 
 NOW = 1_000_000_000.0
