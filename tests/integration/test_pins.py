@@ -29,8 +29,9 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer
+from truedigest.core.pin_audit import PinPlan
 from truedigest.cp.client import CPTarget
-from truedigest.engine.pins_run import PinPlan, audit_pins
+from truedigest.engine.pins_run import audit_pins
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions

@@ -65,7 +65,8 @@ def pins(
     CP was read and nothing is wrong; 1 when something is wrong; 3 when a CP or
     the registry could not be read.
     """
-    from truedigest.engine import pins_run as pinaudit
+    from truedigest.core.pin_audit import PinPlan, verdict_line
+    from truedigest.engine.pins_run import audit_pins
     from truedigest.render import audit_view as aout
     from truedigest.render import verify_report as out
 
@@ -76,11 +77,9 @@ def pins(
         parse_reference(f"localhost/x:{track}")
     except UsageError:
         raise UsageError(f"--track {track!r} is not a valid tag") from None
-    plan = pinaudit.PinPlan(
-        cps=targets, pin_files=pin_files, template=template, track=track, repo=repo
-    )
+    plan = PinPlan(cps=targets, pin_files=pin_files, template=template, track=track, repo=repo)
     with session(client_options, [repo]) as client:
-        audit = pinaudit.audit_pins(plan, client)
+        audit = audit_pins(plan, client)
     match output:
         case OutputFormat.JSON:
             out.print_json(aout.pins_document(audit))
@@ -88,7 +87,7 @@ def pins(
             aout.print_pins(audit)
         case _:
             assert_never(output)
-    talk.say(pinaudit.verdict_line(audit))
+    talk.say(verdict_line(audit))
     sys.exit(audit.exit_code)
 
 

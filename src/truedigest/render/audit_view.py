@@ -17,8 +17,8 @@ from truedigest.oci.manifest import short_media_type
 from truedigest.render.verify_report import print_table
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
+    from truedigest.core.pin_audit import PinAudit, PinEntry
     from truedigest.core.taggroups import TagScan
-    from truedigest.engine.pins_run import PinAudit, PinEntry
 
 # -- tags ----------------------------------------------------------------------
 

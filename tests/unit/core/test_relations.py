@@ -25,8 +25,10 @@ from tests.support.images import (
     build_platform_index,
     sha256_digest,
 )
+from truedigest.core.pin_audit import TrackedTag
+from truedigest.core.pin_judge import judge
 from truedigest.core.verdicts import RELATION_CAUSE, evaluate, relation_causes
-from truedigest.engine.pins_run import TrackedTag, judge, row_candidate
+from truedigest.engine.pin_candidates import row_candidate
 from truedigest.errors import AuthError, NotFoundError, RegistryError, TruedigestError
 from truedigest.model.diagnosis import Diagnosis, RelationUnknown
 from truedigest.model.observation import Observation, Relation, SourceKind, Status, Verdict

@@ -16,22 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from truedigest.cp.client import CPTarget, PinTable
-from truedigest.engine.pins_run import (
+from truedigest.core.pin_audit import (
     Candidate,
     Disagreement,
     PinAudit,
     PinEntry,
     PinPlan,
     TrackedTag,
-    audit_pins,
-    disagreements,
-    file_candidates,
-    judge,
-    row_candidate,
-    table_candidates,
     verdict_line,
 )
+from truedigest.core.pin_judge import disagreements, judge
+from truedigest.cp.client import CPTarget, PinTable
+from truedigest.engine.pin_candidates import file_candidates, row_candidate, table_candidates
+from truedigest.engine.pins_run import audit_pins
 from truedigest.model.diagnosis import Diagnosis
 from truedigest.model.observation import Relation, Status, Verdict
 from truedigest.oci.digest import Digest
