@@ -3,8 +3,9 @@
 - `dist/truedigest.pyz` (scripts/build-zipapp) runs under the system python3
   (/usr/bin/python3, no virtualenv, `-I`: no PYTHONPATH, no user site) and does the
   main job against the real registry and a real CP: `resolve` and `verify`.
-- `pipx install DIR` of a clean copy of the repository (Debian's pipx, a PIPX_HOME
-  of the test's own) gives a working `truedigest`.
+- `pipx install DIR` of a clean copy of the repository, and `pipx install
+  git+file://localhost/REPO@<commit>` (Debian's pipx, a PIPX_HOME of the test's
+  own), each give a working `truedigest`.
 - The shell scripts pass shellcheck; `scripts/demo --help` and
   `scripts/build-zipapp --help` print help without running anything.
 
@@ -315,33 +316,41 @@ def clean_copy(destination: Path) -> Path:
     return destination
 
 
-def test_pipx_install_from_a_clean_copy(
+def test_pipx_install_from_a_clean_copy_and_from_a_git_url_at_a_commit(
     seeded: Seeded, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """`pipx install .` in a clean clone, and `pipx install git+URL@<commit>` (here
+    file://localhost/<this repository>: the network form cannot run offline), with
+    Debian's pipx and python3: each gives a truedigest that resolves."""
     require_tool(shutil.which("pipx", path="/usr/bin:/bin") is not None, "pipx", "pipx")
     require_tool(shutil.which("git") is not None, "git", "git")
     source = clean_copy(tmp_path_factory.mktemp("clone") / "truedigest")
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     pipx_home, bin_dir = tmp_path / "pipx", tmp_path / "bin"
     env = bare_env(tmp_path, PIPX_HOME=str(pipx_home), PIPX_BIN_DIR=str(bin_dir))
     # The machine's route to PyPI (pip settings, proxies), if it has one.
     env |= {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k in PROXY_VARS}
-
-    installed = run(["pipx", "install", str(source)], env, timeout=PIPX_TIMEOUT)
-
-    assert installed.code == 0, str(installed)
-    truedigest = bin_dir / "truedigest"
-    version = run([str(truedigest), "--version"], env)
-    assert version.code == 0, str(version)
-    assert version.stdout == f"truedigest, version {VERSION}\n"
     server = seeded.registry
-    resolved = run(
-        [str(truedigest), "resolve", *transport_flags(server), seeded.ref("current")],
-        {**env, **registry_credentials(server)},
-    )
-    assert (resolved.code, resolved.stdout) == (0, f"{seeded.current}\n"), str(resolved)
-    # The app's own virtualenv under PIPX_HOME runs Debian's python3.
-    cfg = (pipx_home / "venvs" / "truedigest" / "pyvenv.cfg").read_text()
-    assert re.search(r"^home = /usr/bin$", cfg, re.MULTILINE), cfg
+
+    for spec, suffix in [(str(source), ""), (f"git+file://localhost{ROOT}@{commit}", "-git")]:
+        suffixed = [f"--suffix={suffix}"] if suffix else []
+        installed = run(["pipx", "install", *suffixed, spec], env, timeout=PIPX_TIMEOUT)
+
+        assert installed.code == 0, str(installed)
+        truedigest = bin_dir / f"truedigest{suffix}"
+        version = run([str(truedigest), "--version"], env)
+        assert version.code == 0, str(version)
+        assert version.stdout == f"truedigest, version {VERSION}\n"
+        resolved = run(
+            [str(truedigest), "resolve", *transport_flags(server), seeded.ref("current")],
+            {**env, **registry_credentials(server)},
+        )
+        assert (resolved.code, resolved.stdout) == (0, f"{seeded.current}\n"), str(resolved)
+        # The app's own virtualenv under PIPX_HOME runs Debian's python3.
+        cfg = (pipx_home / "venvs" / f"truedigest{suffix}" / "pyvenv.cfg").read_text()
+        assert re.search(r"^home = /usr/bin$", cfg, re.MULTILINE), cfg
 
 
 # --------------------------------------------------------------------------- scripts
