@@ -194,7 +194,7 @@ def rows(doc, template, region, no_tag):
     problem = None
     if row.get("status") == "mismatch" and row.get("relation") is None:  # the row itself
         parts = str(row.get("detail") or "broken").split("; ")
-        problem = "; ".join(p for p in parts if no_tag not in p)
+        problem = "; ".join(p for p in parts if no_tag not in p and "--repo" not in p)
     out(unread[0].get("detail") if unread else None, str(len(mine)), row.get("image_digest"),
         row.get("image_ref"), row.get("repository"), digests, problem, row.get("exists"))
 
