@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from truedigest.core.running_relate import knowledge_of
-from truedigest.model.running import ManifestKnowledge, RegistryView
+from truedigest.model.running_state import ManifestKnowledge, RegistryView
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import INDEX_MEDIA_TYPES, Manifest
 

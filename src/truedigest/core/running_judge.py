@@ -38,7 +38,7 @@ from truedigest.core.running_relate import (
     truth_configs_complete,
 )
 from truedigest.model.observation import Observation, Status
-from truedigest.model.running import (
+from truedigest.model.running_state import (
     ContainerRow,
     DigestKind,
     PinRow,

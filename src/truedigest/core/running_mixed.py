@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from truedigest.core.running_relate import EQUIVALENT, relate
-from truedigest.model.running import (
+from truedigest.model.running_state import (
     ContainerRow,
     RegistryView,
     RowStatus,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from truedigest.errors import TruedigestError
-from truedigest.model.running import (
+from truedigest.model.running_state import (
     ManifestKnowledge,
     RegistryView,
     RunningRecord,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from truedigest.model.running import DigestKind, RunningRecord
+from truedigest.model.running_state import DigestKind, RunningRecord
 from truedigest.oci.digest import Digest
 from truedigest.sources.running_fields import (
     ImageId,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from truedigest.errors import InvalidDigestError
-from truedigest.model.running import DigestKind, RunningRecord
+from truedigest.model.running_state import DigestKind, RunningRecord
 from truedigest.oci.digest import Digest
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -27,7 +27,7 @@ from typing import Any
 from truedigest.base import jsonutil
 from truedigest.base.fileio import STDIN, read_input
 from truedigest.errors import RunningInputError, TruedigestError
-from truedigest.model.running import RunningRecord
+from truedigest.model.running_state import RunningRecord
 from truedigest.sources.running_engines import (
     ImagePool,
     is_image_entry,

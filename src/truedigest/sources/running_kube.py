@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from truedigest.model.running import ContainerRole, DigestKind, RunningRecord
+from truedigest.model.running_state import ContainerRole, DigestKind, RunningRecord
 from truedigest.sources.running_fields import (
     ImageId,
     Malformed,

@@ -20,7 +20,7 @@ from truedigest.base import jsonutil
 from truedigest.core.running_judge import converged, judge_running
 from truedigest.core.running_relate import digests_to_look_up, relate
 from truedigest.model.observation import Observation, SourceKind, Status
-from truedigest.model.running import (
+from truedigest.model.running_state import (
     ContainerRow,
     DigestKind,
     RegistryView,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.support.running_facts import REPOSITORY, RUNNING, corpus
 from truedigest.errors import ExitCode, RunningInputError, TruedigestError
-from truedigest.model.running import ContainerRole, DigestKind, RunningRecord
+from truedigest.model.running_state import ContainerRole, DigestKind, RunningRecord
 from truedigest.oci.digest import Digest
 from truedigest.sources.running_inputs import (
     MAX_RECORDS,
