@@ -36,7 +36,10 @@
 #
 # Output: every red run prints exactly one `::error::[verify-runtime-pin <ENV_NAME>] …`
 # line and a green run one `::notice::[verify-runtime-pin <ENV_NAME>] …` line, on
-# stdout (as the original); details from truedigest go to stderr.
+# stdout (as the original); details from truedigest go to stderr. $GITHUB_OUTPUT (when
+# set) receives `verdict=agree|mismatch|unavailable|absent` and, once the registry
+# served the digest, `digest=sha256:…`; with IMAGE_REF, $GITHUB_STEP_SUMMARY receives
+# truedigest's table.
 #
 # Exit codes (truedigest's; any non-zero is red, as every red exit of the original):
 #   0  green: the CP pins EXPECTED_DIGEST (and the registry serves it, when checked)
@@ -90,16 +93,34 @@ annotate() {
     printf '::%s::%s\n' "$kind" "$msg"
 }
 
+# Without IMAGE_REF, `verdict=` and (once the registry served it) `digest=` go to
+# $GITHUB_OUTPUT as `truedigest verify` writes them with IMAGE_REF.
+outputs=""
+registry_digest=""
+github_output() {
+    if [[ -n "$outputs" && -n "${GITHUB_OUTPUT:-}" ]]; then
+        printf 'verdict=%s\n' "$1" >>"$GITHUB_OUTPUT"
+        if [[ -n "$registry_digest" ]]; then
+            printf 'digest=%s\n' "$registry_digest" >>"$GITHUB_OUTPUT"
+        fi
+    fi
+}
+
 red() { # red EXIT_CODE MESSAGE [HINT]
     annotate error "$2"
     if [[ -n "${3:-}" ]]; then
         printf 'hint: %s\n' "$3" >&2
     fi
+    case "$1" in
+        1) github_output mismatch ;;
+        3) github_output unavailable ;;
+    esac
     exit "$1"
 }
 
 green() {
     annotate notice "$1"
+    github_output agree
     exit 0
 }
 
@@ -296,6 +317,7 @@ fi
 
 # -- without IMAGE_REF: the CP row, then the registry at the row's repository ----------
 
+outputs=1
 td pins pins \
     --cp "$cp_name=$cp_url" \
     --cp-token-env "$cp_name=CP_ADMIN_API_TOKEN" \
@@ -338,6 +360,7 @@ resolved="pins found no manifest ${EXPECTED_DIGEST} in ${repo}"
 if [[ "$exists" != "false" ]]; then
     td resolve resolve "$repo@$EXPECTED_DIGEST" -o json
     if ((rc == 0)) && fields resolve "$work/resolve.json" && [[ "${got[0]}" == "$EXPECTED_DIGEST" ]]; then
+        registry_digest="$EXPECTED_DIGEST"
         green "the CP pins EXPECTED_DIGEST ${EXPECTED_DIGEST} for ${where}, and ${repo} serves it as a pullable image (${got[1]})"
     fi
     resolved="$(first_error resolve)"

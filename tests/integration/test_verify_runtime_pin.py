@@ -442,6 +442,43 @@ def test_case_table(case: Case, seeded: Seeded, cp: CPServer, token: str, tmp_pa
         assert cp.requests == [], "nothing is checked on a usage error"
 
 
+@pytest.mark.parametrize(
+    ("case", "outputs", "summary"),
+    [
+        (Case("registry-served", 0), "verdict=agree\ndigest={current}\n", False),
+        (Case("no-image-ref", 0, rows=(Row(ref=None),)), "verdict=agree\n", False),
+        (Case("broken-row", 1, rows=(Row(ref="{repo}@{old}"),)), "verdict=mismatch\n", False),
+        (Case("cp-500", 3, shape="500"), "verdict=unavailable\n", False),
+        (Case("usage", 2, env={"EXPECTED_DIGEST": "x"}), "", False),
+        (Case("image-ref", 0, env=WITH_IMAGE), "verdict=agree\ndigest={current}\n", True),
+    ],
+    ids=lambda v: v.id if isinstance(v, Case) else "",
+)
+def test_github_output_and_step_summary(
+    case: Case,
+    outputs: str,
+    summary: bool,
+    seeded: Seeded,
+    cp: CPServer,
+    token: str,
+    tmp_path: Path,
+) -> None:
+    cp.set_pins([row.pin(seeded.names) for row in case.rows])
+    if case.shape is not None:
+        cp.set_shape(case.shape)
+    env = case_env(case, seeded.names, cp, token, tmp_path)
+    env["GITHUB_OUTPUT"] = str(tmp_path / "output")
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary")
+
+    result = run(env)
+
+    assert result.code == case.code, str(result)
+    written = (tmp_path / "output").read_text() if (tmp_path / "output").exists() else ""
+    assert written == outputs.format(**seeded.names)
+    assert (tmp_path / "summary").exists() == summary
+    assert token not in written
+
+
 # --------------------------------------------------------------------------- the script
 
 
