@@ -138,9 +138,13 @@ class Case:
     args: tuple[str, ...] = ()
     reaches_cp: bool = True
     """Whether the CP receives a request (not on a usage error, not over TLS)."""
+    shown_env_name: str | None = None
+    """ENV_NAME as the annotation shows it, when it is not the variable's value."""
 
     @property
     def env_name(self) -> str:
+        if self.shown_env_name is not None:
+            return self.shown_env_name
         name = self.env.get("ENV_NAME", SEED_ENV["ENV_NAME"])
         return name if name else "?"
 
@@ -359,6 +363,20 @@ CASES = (
         1,
         ("holds EXPECTED_DIGEST but is broken", "***"),
         rows=(Row(ref="{repo}/{token}@{old}\n::warning::pwned ##[error]x"),),
+    ),
+    Case(
+        "token-secret-name-is-only-text",
+        3,
+        ("check the secret x; echo pwned $(id) %25 ##\\[x]",),
+        shape="401",
+        env={"TOKEN_SECRET_NAME": "x; echo pwned $(id) % ##[x]"},
+    ),
+    Case(
+        "env-name-cannot-start-a-line",
+        0,
+        GREEN_REGISTRY,
+        env={"ENV_NAME": "prod\n::warning::x"},
+        shown_env_name="prod?::warning::x",
     ),
     Case(
         "bare-host-means-https",
