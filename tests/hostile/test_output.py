@@ -1,6 +1,6 @@
 """Issue 7, items 2, 3, 11, 15, 16, 17 and 10 (stdout): every command x format x payload.
 
-A hostile registry (`registry_fake.HostileRepo`) and a hostile CP put terminal
+A hostile registry (`tests.support.hostile_registry.HostileRepo`) and a hostile CP put terminal
 escapes, runner commands (after a newline, at line start, `##[` anywhere), C1
 controls and lone surrogates into annotations, labels, platforms, tag names and
 CP fields. Each run of the real CLI must be `assert_safe`: no control character, no
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.registry_fake import PAYLOADS, REPO, HostileRepo, cp_body, cp_rows
 from tests.support.cli import CliResult, cli_env, run_cli
 from tests.support.cpserver import CPServer
 from tests.support.hostile import HostileServer, assert_safe, runner_lines
+from tests.support.hostile_registry import PAYLOADS, REPO, HostileRepo, cp_body, cp_rows
 
 CP_TOKEN = "cp-token-0f9e8d7c6b5a"
 

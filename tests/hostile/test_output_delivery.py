@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.registry_fake import PAYLOADS, REPO, HostileRepo, cp_body
 from tests.support.cli import TRUEDIGEST, CliResult, cli_env, run_cli, run_cli_many
 from tests.support.cpserver import CPServer
 from tests.support.hostile import Answer, HostileServer, Request, assert_safe
+from tests.support.hostile_registry import PAYLOADS, REPO, HostileRepo, cp_body
 from tests.support.images import build_image, canonical_json, sha256_digest
 
 CP_TOKEN = "cp-token-delivery-4e5f6a"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.registry_fake import REPO, HostileRepo, cp_body
 from tests.support.cli import CliResult, cli_env, run_cli
 from tests.support.cpserver import CPServer
 from tests.support.hostile import Answer, HostileServer, Request, assert_safe
+from tests.support.hostile_registry import REPO, HostileRepo, cp_body
 
 CP_TOKEN = "cp-echo-token-3c4d5e6f7a8b"
 USER = "robot"

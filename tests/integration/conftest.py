@@ -7,7 +7,6 @@ Every test in this directory is marked `integration`. When the registry binary
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,25 +14,12 @@ import pytest
 
 from tests.support.images import Pusher, RegistryEndpoint
 from tests.support.oracle import OracleEndpoint, skopeo_available, skopeo_digest
-from tests.support.registry import RegistryServer, TokenServer, Variant, registry_binary
+from tests.support.registry import RegistryServer, TokenServer, Variant
+from tests.support.requirements import require_registry, require_tool
 
 _HERE = Path(__file__).resolve().parent
 VARIANTS = tuple(v.value for v in Variant)
 StartRegistry = Callable[[Variant | str], RegistryServer]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"true", "1"}
-
-
-def require_tool(available: bool, what: str, package: str) -> None:
-    """Skip (locally) or fail (in CI) when a tool the test needs is missing."""
-    if available:
-        return
-    message = f"{what} not found on PATH (apt-get install {package})"
-    if in_ci():
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,10 +33,6 @@ def _start(variant: str, factory: pytest.TempPathFactory) -> Iterator[RegistrySe
     require_registry()
     with RegistryServer.start(variant, factory.mktemp(f"registry-{variant}")) as server:
         yield server
-
-
-def require_registry() -> None:
-    require_tool(registry_binary() is not None, "the registry binary", "docker-registry")
 
 
 @pytest.fixture(scope="session")

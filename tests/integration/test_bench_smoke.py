@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import require_registry, require_tool
 from tests.support.oracle import skopeo_available
+from tests.support.requirements import require_registry, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGS = 24

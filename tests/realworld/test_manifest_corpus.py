@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import require_registry, require_tool
 from tests.support.cli import CliResult, cli_env, run_cli
 from tests.support.corpus import (
     CorpusFile,
@@ -40,6 +39,7 @@ from tests.support.corpus import (
 )
 from tests.support.oracle import skopeo_available, skopeo_raw
 from tests.support.registry import RegistryServer
+from tests.support.requirements import require_registry, require_tool
 
 pytestmark = pytest.mark.integration
 
