@@ -71,6 +71,15 @@ class CheckError(TruedigestError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class RunningCommandError(CheckError):
+    """`running --from-cmd`: the command failed, hung, or printed no usable JSON (exit 3)."""
+
+    hint = (
+        "run the command yourself; it must print the JSON of `kubectl get pods -o json`, "
+        "`docker inspect`, `podman inspect` or `crictl inspect` on stdout"
+    )
+
+
 class OutputError(CheckError):
     """The result could not be printed or delivered (exit 3: nothing may count as a pass)."""
 

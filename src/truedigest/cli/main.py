@@ -20,6 +20,7 @@ from truedigest.cli.inspect import inspect
 from truedigest.cli.options import verbose_option
 from truedigest.cli.pins import pins
 from truedigest.cli.resolve import resolve
+from truedigest.cli.running import running
 from truedigest.cli.tags import tags
 from truedigest.cli.verify import verify
 from truedigest.cli.whatis import whatis
@@ -117,7 +118,7 @@ def cli() -> None:
     """
 
 
-for _command in (resolve, verify, inspect, whatis, tags, pins):
+for _command in (resolve, verify, inspect, whatis, tags, pins, running):
     cli.add_command(_command)
 
 
