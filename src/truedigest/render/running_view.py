@@ -78,9 +78,11 @@ def verdict_line(report: RunningReport) -> str:
             agree = f" and {_count(len(report.pins), 'pin')}" if report.pins else ""
             text = f"{_count(n, 'container')}{agree} run {ref} ({truth}){rounds}"
         case RunningVerdict.MIXED:
-            names = ", ".join(m.workload or f"container {m.container}" for m in _mixed(report))
+            found = _mixed(report)
+            names = ", ".join(m.workload or f"container {m.container}" for m in found)
+            verb = "runs" if len(found) == 1 else "run"
             text = (
-                f"{_count(len(_mixed(report)), 'workload')} run more than one image ({names}); "
+                f"{_count(len(found), 'workload')} {verb} more than one image ({names}); "
                 f"{differ} of {_count(n, 'container')} do not run {ref} ({truth}){pins}{rounds}"
             )
         case RunningVerdict.MISMATCH:

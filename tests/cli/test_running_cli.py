@@ -1,0 +1,309 @@
+"""`truedigest running` flag handling, inputs and `--from-cmd` bounds (issue 13).
+
+The registry is an `httpx.MockTransport` passed through the `Wiring` seam, so every
+request is counted and nothing touches the network; manifest bytes come from
+`tests.support.images` and every expected digest is sha256 of them. `--from-cmd`
+runs real commands (this interpreter running small scripts): a failing, hanging,
+flooding or hostile command must end the run with one safe `error:` line.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.support.cli import CliResult, cli_env, run_cli
+from tests.support.hostile import assert_safe
+from tests.support.images import Image, build_image
+from truedigest.cli.main import cli
+from truedigest.cli.wiring import Wiring
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
+from truedigest.render.formats import OutputFormat
+
+REG = "registry.test"
+REPO = "team/app"
+REF = f"{REG}/{REPO}:v1"
+UNREACHABLE = "127.0.0.1:9/team/app:v1"  # nothing may be asked of it: inputs come first
+_UNSET = ("TRUEDIGEST_OUTPUT", "TRUEDIGEST_CP", "TRUEDIGEST_CP_TOKEN_ENV", "CP_ADMIN_API_TOKEN")
+
+
+@dataclass
+class Fake:
+    image: Image
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        wanted = request.url.path.removeprefix(f"/v2/{REPO}/manifests/")
+        if request.method == "GET" and wanted in ("v1", self.image.digest):
+            return httpx.Response(
+                200,
+                content=self.image.manifest,
+                headers={
+                    "Content-Type": self.image.media_type,
+                    "Docker-Content-Digest": self.image.digest,
+                },
+            )
+        return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Fake:
+    return Fake(build_image(REPO, salt="running cli"))
+
+
+def invoke(
+    fake: Fake, args: list[str], *, stdin: str | None = None, env: Mapping[str, str] | None = None
+) -> Result:
+    transport = httpx.MockTransport(fake.handle)
+
+    def client(options: ClientOptions) -> RegistryClient:
+        return RegistryClient(options, transport=transport, credentials=CredentialStore(env={}))
+
+    full_env: dict[str, str | None] = dict.fromkeys(_UNSET)
+    full_env.update(env or {})
+    return CliRunner().invoke(
+        cli,
+        ["running", *args],
+        input=stdin,
+        env=full_env,
+        catch_exceptions=False,
+        obj=Wiring(registry_client=client),
+    )
+
+
+def pods(*image_ids: str) -> str:
+    items = [
+        {
+            "kind": "Pod",
+            "metadata": {"name": f"web-{i}", "namespace": "prod"},
+            "status": {"containerStatuses": [{"name": "web", "image": REF, "imageID": image_id}]},
+        }
+        for i, image_id in enumerate(image_ids)
+    ]
+    return json.dumps({"kind": "List", "apiVersion": "v1", "items": items})
+
+
+def assert_usage(result: Result, *words: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "", result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: "), result.stderr
+    for word in words:
+        assert word in first, result.stderr
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_help_names_every_contract_option() -> None:
+    result = CliRunner().invoke(cli, ["running", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--from FILE|-",
+        "--from-cmd CMD",
+        "--image REF",
+        "--cp NAME=URL",
+        "--cp-token-env NAME=VAR",
+        "--template",
+        "--region",
+        "--pin-file",
+        "--platform",
+        "--wait SECONDS",
+        "--interval SECONDS",
+        "-o, --output [table|json|markdown]",
+    ):
+        assert option in result.output, option
+    assert "kubectl get pods -o json" in result.output
+
+
+def test_the_command_lives_in_its_module_and_its_formats_are_output_formats() -> None:
+    command = cli.commands["running"]
+    assert command.callback is not None
+    assert command.callback.__module__ == "truedigest.cli.running"
+    (option,) = [p for p in command.params if p.name == "output"]
+    assert isinstance(option, click.Option)
+    choices = str(option.metavar).strip("[]").split("|")
+    assert [OutputFormat(c) for c in choices] == ["table", "json", "markdown"]
+
+
+def test_stdin_pods_running_the_tag_pass(fake: Fake) -> None:
+    result = invoke(
+        fake,
+        ["--image", REF, "--from", "-", "-o", "json"],
+        stdin=pods(f"{REG}/{REPO}@{fake.image.digest}"),
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["schema"], doc["verdict"], doc["exit_code"]) == (
+        "truedigest.running/v1",
+        "agree",
+        0,
+    )
+    assert doc["truth"] == fake.image.digest
+    [row] = doc["containers"]
+    assert (row["pod"], row["status"], row["relation"]) == ("web-0", "ok", "identical")
+    assert "verdict: agree (exit 0)" in result.stderr
+    # the truth only: a running digest that is the truth is not asked for again
+    assert len(fake.requests) == 1
+
+
+def test_markdown_is_a_step_summary(fake: Fake) -> None:
+    stale = build_image(REPO, salt="not pushed").digest
+    result = invoke(
+        fake, ["--image", REF, "--from", "-", "-o", "markdown"], stdin=pods(f"{REG}/{REPO}@{stale}")
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("### ❌ truedigest running: mismatch\n")
+    assert f"`{stale}`" in result.stdout
+    assert "not-in-registry" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--image", REF], ("--from",)),
+        (["--image", REF, "--from", "-", "--from", "-"], ("once",)),
+        (["--image", REF, "--from", "-", "--wait", "5"], ("--wait",)),
+        (["--image", REF, "--from", "-", "--cp", "prod=https://cp.test"], ("--template",)),
+        (["--image", REF, "--from-cmd", ""], ("empty",)),
+        (["--image", REF, "--from-cmd", "kubectl 'get"], ("cannot split",)),
+        (["--image", REF, "--from-cmd", "truedigest-no-such-program-x get pods"], ("no such",)),
+    ],
+)
+def test_usage_errors_before_any_request(
+    fake: Fake, args: list[str], words: tuple[str, ...]
+) -> None:
+    assert_usage(invoke(fake, args, stdin="{}"), *words)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("not json", ("not JSON",)),
+        ('{"kind": "Deployment"}', ("not the JSON of a supported runtime",)),
+        ("[1, 2]", ("no entry is a container",)),
+    ],
+)
+def test_a_file_that_is_not_runtime_json_is_a_usage_error(
+    fake: Fake, tmp_path: Path, text: str, words: tuple[str, ...]
+) -> None:
+    path = tmp_path / "pods.json"
+    path.write_text(text)
+    assert_usage(invoke(fake, ["--image", REF, "--from", str(path)]), *words)
+    assert fake.requests == []
+
+
+# -- --from-cmd: bounded, and its output is data -------------------------------------------
+
+
+def script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(body)
+    return shlex.join([sys.executable, str(path)])
+
+
+def cmd_run(tmp_path: Path, command: str, *extra: str) -> CliResult:
+    args = ["running", "--plain-http", "--image", UNREACHABLE, "--from-cmd", command, *extra]
+    return run_cli(args, cli_env(tmp_path))
+
+
+EVIL = "\x1b]0;owned\x07::error title=x::pwned ##[set-output name=a]b"
+
+
+def test_a_failing_command_is_exit_3_with_its_last_line_made_safe(tmp_path: Path) -> None:
+    command = script(
+        tmp_path,
+        "fail.py",
+        f"import sys\nsys.stderr.write('noise\\n' + {EVIL!r} + '\\n')\nsys.exit(4)\n",
+    )
+    result = cmd_run(tmp_path, command)
+    assert_safe(result, code=3)
+    first = result.stderr.splitlines()[0]
+    assert "failed (exit status 4)" in first
+    assert "pwned" in first  # said, but inert
+    assert result.stdout == ""
+
+
+def test_a_hanging_command_is_killed_with_its_children(tmp_path: Path) -> None:
+    """--timeout bounds the command; its whole process group is ended."""
+    pid_file = tmp_path / "child.pid"
+    command = script(
+        tmp_path,
+        "hang.py",
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "print('{', flush=True)\n"
+        "time.sleep(600)\n",
+    )
+    result = cmd_run(tmp_path, command, "--timeout", "1")
+    assert_safe(result, code=3)
+    assert "did not finish within 1 s" in result.stderr
+    child = int(pid_file.read_text())
+    _assert_gone(child)
+
+
+def _assert_gone(pid: int) -> None:
+    """`pid` was killed: gone, or a zombie waiting for its (killed) parent's reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return
+    assert state in ("Z", "X"), f"process {pid} still runs (state {state})"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("print('no json here')", "not JSON"),
+        ('print(\'{"kind": "Deployment"}\')', "not the JSON of a supported runtime"),
+        (
+            "import sys\nsys.stdout.write('[' + '0,' * (9 * 1024 * 1024) + '0]')",
+            "printed more than 16 MiB",
+        ),
+    ],
+)
+def test_command_output_that_is_no_runtime_json_is_exit_3(
+    tmp_path: Path, body: str, words: str
+) -> None:
+    result = cmd_run(tmp_path, script(tmp_path, "out.py", body + "\n"))
+    assert_safe(result, code=3)
+    assert words in result.stderr.splitlines()[0], str(result)
+
+
+def test_a_command_gets_no_shell(tmp_path: Path) -> None:
+    """`;` and `$(…)` are words given to the program, never run by a shell."""
+    marker = tmp_path / "ran"
+    command = f"{shlex.quote(sys.executable)} -c 'print(1)' ; touch {marker}"
+    result = cmd_run(tmp_path, command)
+    assert result.code == 3, str(result)
+    assert not marker.exists()
+
+
+def test_command_output_pods_are_judged(fake: Fake, tmp_path: Path) -> None:
+    doc = pods(f"{REG}/{REPO}@{fake.image.digest}", f"docker://{fake.image.config_digest}")
+    source = tmp_path / "pods.json"
+    source.write_text(doc)
+    command = shlex.join([sys.executable, "-c", f"print(open({str(source)!r}).read())"])
+    result = invoke(fake, ["--image", REF, "--from-cmd", command, "-o", "json"])
+    # the second pod reports only an image ID: never a pass
+    assert result.exit_code == 3, result.output
+    rows = json.loads(result.stdout)["containers"]
+    assert [(r["status"], r["relation"]) for r in rows] == [
+        ("ok", "identical"),
+        ("error", "untraceable"),
+    ]
+    assert "--from-cmd" in rows[1]["where"]
