@@ -33,11 +33,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from scripts.build_zipapp import heavy_imports, write_zip
-from tests.integration.conftest import require_tool
 from tests.support.cli import CliResult, registry_credentials, run_cli_many, transport_flags
 from tests.support.cpserver import CPServer, PinRow, make_pin
 from tests.support.images import Pusher, RegistryEndpoint, build_image, push_image
 from tests.support.registry import RegistryServer
+from tests.support.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -228,6 +228,22 @@ def test_pyz_version_is_the_projects(pyz: Built, tmp_path: Path) -> None:
     result = run([*pyz_program(pyz), "--version"], bare_env(tmp_path))
     assert result.code == 0, str(result)
     assert result.stdout == f"truedigest, version {VERSION}\n"
+
+
+def test_pyz_on_an_older_python_says_what_it_needs(pyz: Built, tmp_path: Path) -> None:
+    """The archive's own __main__ runs on any Python 3 and refuses one older than
+    requires-python with one error line and exit 2 (here: 3.10 as sys.version_info)."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.version_info = (3, 10, 12, 'final', 0)\n"
+        f"sys.argv = [{str(pyz.path)!r}, '--version']\n"
+        f"runpy.run_path({str(pyz.path)!r}, run_name='__main__')\n"
+    )
+    result = run([str(SYSTEM_PYTHON), "-I", "-c", probe], bare_env(tmp_path))
+
+    assert result.code == 2, str(result)
+    assert result.stdout == ""
+    assert result.stderr == "error: truedigest needs Python 3.11 or later; this is Python 3.10\n"
 
 
 def test_pyz_bundles_every_runtime_dependency_with_pinned_hashes(pyz: Built) -> None:
