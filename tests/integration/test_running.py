@@ -302,14 +302,14 @@ def test_wait_ends_when_time_runs_out_and_keeps_the_last_verdict(
         running(
             world,
             *("--image", world.ref("v2"), "--from-cmd", command),
-            *("--wait", "0.3", "--interval", "0.1", "-o", "json"),
+            *("--wait", "1", "--interval", "0.1", "-o", "json"),
         ),
         cli_env(tmp_path),
     )
     assert result.code == 1, str(result)
     doc = check_contract(result)
     calls = int((tmp_path / "stuck" / "calls").read_text())
-    assert doc["rounds"] == calls >= 2
+    assert doc["rounds"] == calls  # each round read the command once
     assert stranded in mixed(doc)[0]["detail"]
 
 
