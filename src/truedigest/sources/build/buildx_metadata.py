@@ -1,5 +1,12 @@
 """`--build-metadata FILE`: buildx `--metadata-file` output (`containerimage.digest`;
-bake writes one object per target, chosen by `--build-target` or `image.name`)."""
+bake writes one object per target, chosen by `--build-target` or `image.name`).
+
+`docker buildx imagetools create --metadata-file` writes only `containerimage.descriptor`
+(with its `digest`) and `image.name`: the descriptor's digest is the claim then. When
+both are present they must agree. The docker driver (`--load` without a
+docker-container builder) writes the image ID (the config digest) as
+`containerimage.digest`, equal to `containerimage.config.digest`: the claim says so.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from truedigest.errors import InputFileError
+from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef
 from truedigest.sources.build.build_claim import (
     BuildClaim,
@@ -18,14 +26,29 @@ from truedigest.sources.build.build_claim import (
 )
 from truedigest.sources.reading import input_label, json_type, load_json
 
-__all__ = ["DESCRIPTOR_KEY", "DIGEST_KEY", "IMAGE_NAME_KEY", "KIND", "from_metadata"]
+__all__ = [
+    "CONFIG_DIGEST_KEY",
+    "DESCRIPTOR_KEY",
+    "DIGEST_KEY",
+    "IMAGE_ID_NOTE",
+    "IMAGE_NAME_KEY",
+    "KIND",
+    "from_metadata",
+]
 
 DIGEST_KEY = "containerimage.digest"
 DESCRIPTOR_KEY = "containerimage.descriptor"
+CONFIG_DIGEST_KEY = "containerimage.config.digest"
 IMAGE_NAME_KEY = "image.name"
 
 _SINGLE_BUILD_KEYS = frozenset(
-    {DIGEST_KEY, DESCRIPTOR_KEY, IMAGE_NAME_KEY, "containerimage.config.digest", "buildx.build.ref"}
+    {DIGEST_KEY, DESCRIPTOR_KEY, IMAGE_NAME_KEY, CONFIG_DIGEST_KEY, "buildx.build.ref"}
+)
+_NO_DIGEST = f"no {DIGEST_KEY!r} (nor a {DESCRIPTOR_KEY!r} digest)"
+
+IMAGE_ID_NOTE = (
+    f"{DIGEST_KEY} equals {CONFIG_DIGEST_KEY}: the docker driver wrote the image ID "
+    "(config digest), not a pushed manifest digest"
 )
 
 _METADATA_HINT = "pass the file buildx wrote with --metadata-file"
@@ -46,7 +69,7 @@ def from_metadata(path: Path, *, image: ImageRef, target: str | None) -> BuildCl
     targets = _bake_targets(data)
     if not targets:
         raise InputFileError(
-            f"{label}: no {DIGEST_KEY!r} key, at the top level or in any bake target",
+            f"{label}: {_NO_DIGEST}, at the top level or in any bake target",
             hint=f"{_METADATA_HINT}; the build must export an image (--push or --load)",
         )
     names = listed_names(targets)
@@ -57,16 +80,17 @@ def from_metadata(path: Path, *, image: ImageRef, target: str | None) -> BuildCl
                 f"{label}: no bake target {target!r}; targets are {names}",
                 hint="pass --build-target with one of the targets listed",
             )
-        if DIGEST_KEY not in result:
+        if not _has_digest(result):
             raise InputFileError(
-                f"{label}: bake target {target!r} has no {DIGEST_KEY!r}",
+                f"{label}: bake target {target!r} has {_NO_DIGEST}",
                 hint="pick a target that exports an image (--push or --load)",
             )
         return _claim_from_result(result, path, label=label, target=target)
-    with_digest = {name: r for name, r in targets.items() if DIGEST_KEY in r}
+    with_digest = {name: r for name, r in targets.items() if _has_digest(r)}
     if not with_digest:
         raise InputFileError(
-            f"{label}: no bake target has {DIGEST_KEY!r} (targets: {names})",
+            f"{label}: no bake target has {DIGEST_KEY!r} or a {DESCRIPTOR_KEY!r} digest "
+            f"(targets: {names})",
             hint=f"{_METADATA_HINT}; the build must export an image (--push or --load)",
         )
     if len(with_digest) == 1:
@@ -81,6 +105,13 @@ def from_metadata(path: Path, *, image: ImageRef, target: str | None) -> BuildCl
             hint="pass --build-target with the target that built --image",
         )
     return _claim_from_result(with_digest[chosen], path, label=label, target=chosen)
+
+
+def _has_digest(result: Mapping[str, object]) -> bool:
+    """A result that claims an image: `containerimage.digest`, or a descriptor's digest
+    (all `imagetools create` writes)."""
+    descriptor = result.get(DESCRIPTOR_KEY)
+    return DIGEST_KEY in result or (isinstance(descriptor, dict) and "digest" in descriptor)
 
 
 def _bake_targets(data: Mapping[str, object]) -> dict[str, dict[str, object]]:
@@ -132,19 +163,8 @@ def _claim_from_result(
     result: Mapping[str, object], path: Path, *, label: str, target: str | None = None
 ) -> BuildClaim:
     context = f"{label} (target {target!r})" if target is not None else label
-    detail = f"target {target!r} of a bake metadata file" if target is not None else None
-    raw = result.get(DIGEST_KEY)
-    if raw is None:
-        raise InputFileError(
-            f"{context}: no {DIGEST_KEY!r} key",
-            hint=f"{_METADATA_HINT}; the build must export an image (--push or --load)",
-        )
-    if not isinstance(raw, str):
-        raise InputFileError(
-            f"{context}: {DIGEST_KEY!r} is a JSON {json_type(raw)}, not a string",
-            hint=_METADATA_HINT,
-        )
-    digest = parse_digest(raw, context=f"{context}: {DIGEST_KEY!r}", hint=_METADATA_HINT)
+    notes = [f"target {target!r} of a bake metadata file"] if target is not None else []
+    digest = _result_digest(result, DIGEST_KEY, f"{context}: {DIGEST_KEY!r}")
     media_type: str | None = None
     size: int | None = None
     descriptor = result.get(DESCRIPTOR_KEY)
@@ -154,34 +174,50 @@ def _claim_from_result(
                 f"{context}: {DESCRIPTOR_KEY!r} is a JSON {json_type(descriptor)}, not an object",
                 hint=_METADATA_HINT,
             )
-        desc_digest = descriptor.get("digest")
-        if desc_digest is not None:
-            if not isinstance(desc_digest, str):
-                raise InputFileError(
-                    f"{context}: {DESCRIPTOR_KEY!r} digest is not a string", hint=_METADATA_HINT
-                )
-            parsed = parse_digest(
-                desc_digest, context=f"{context}: {DESCRIPTOR_KEY!r} digest", hint=_METADATA_HINT
+        desc_digest = _result_digest(descriptor, "digest", f"{context}: {DESCRIPTOR_KEY!r} digest")
+        if digest is None:
+            # `imagetools create --metadata-file`: the descriptor is all there is.
+            digest = desc_digest
+        elif desc_digest is not None and desc_digest != digest:
+            raise InputFileError(
+                f"{context}: {DESCRIPTOR_KEY!r} digest {desc_digest} disagrees with "
+                f"{DIGEST_KEY!r} {digest}",
+                hint="the metadata file is inconsistent; re-run the build and use its "
+                "fresh --metadata-file",
             )
-            if parsed != digest:
-                raise InputFileError(
-                    f"{context}: {DESCRIPTOR_KEY!r} digest {parsed} disagrees with "
-                    f"{DIGEST_KEY!r} {digest}",
-                    hint="the metadata file is inconsistent; re-run the build and use its "
-                    "fresh --metadata-file",
-                )
         mt = descriptor.get("mediaType")
         media_type = mt if isinstance(mt, str) and mt else None
         sz = descriptor.get("size")
         size = sz if isinstance(sz, int) and not isinstance(sz, bool) and sz >= 0 else None
+    if digest is None:
+        raise InputFileError(
+            f"{context}: {_NO_DIGEST}",
+            hint=f"{_METADATA_HINT}; the build must export an image (--push or --load)",
+        )
+    config = result.get(CONFIG_DIGEST_KEY)
+    if isinstance(config, str) and config.strip() == str(digest):
+        notes.append(IMAGE_ID_NOTE)
     return BuildClaim(
         kind="metadata",
         digest=digest,
         where=str(path),
-        detail=detail,
+        detail="; ".join(notes) or None,
         media_type=media_type,
         size=size,
     )
+
+
+def _result_digest(result: Mapping[str, object], key: str, context: str) -> Digest | None:
+    """The digest under `key` (`context` names it), None when the key is absent;
+    anything but a well-formed digest string is an error."""
+    raw = result.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InputFileError(
+            f"{context} is a JSON {json_type(raw)}, not a string", hint=_METADATA_HINT
+        )
+    return parse_digest(raw, context=context, hint=_METADATA_HINT)
 
 
 def _read(value: str, ctx: BuildContext) -> BuildClaim:
@@ -192,6 +228,6 @@ KIND = BuildKind(
     flag=_FLAG,
     stdin=True,
     target_help="Bake target to read from --build-metadata.",
-    help="buildx --metadata-file output (bake files: one entry per target).",
+    help="buildx --metadata-file output (build, bake: one entry per target; imagetools create).",
     reader=_read,
 )
