@@ -158,6 +158,11 @@ def _tag_label(obs: Observation) -> str:
     return ref
 
 
+def _reference(obs: Observation) -> str:
+    """The registry source's fully qualified reference, as `truedigest resolve` takes it."""
+    return str(obs.extra.get("reference") or obs.where)
+
+
 def _subject(obs: Observation) -> str:
     match obs.kind:
         case SourceKind.CP:
@@ -210,6 +215,16 @@ def explain(
             return (
                 f"{who} names the attestation (provenance/SBOM) manifest inside the index, "
                 f"not a runnable image; {fix}"
+            )
+        case Relation.CONFIG_DIGEST if obs.kind is SourceKind.BUILD:
+            # The docker driver (`--load`) and build-push-action's `digest` output of
+            # several known issues hand over the image ID: say it in a CI author's words.
+            return (
+                f"{who} names the image ID, the image config digest{platform} (what "
+                "`docker image inspect --format {{.Id}}` and the docker driver's "
+                "`containerimage.digest` print), not a pullable manifest digest; use the "
+                f"registry's {truth} (`truedigest resolve {_reference(truth_source)}`) or "
+                "build with a docker-container or remote builder"
             )
         case Relation.CONFIG_DIGEST:
             return (
