@@ -14,7 +14,7 @@ from truedigest.cli.main import cli
 from truedigest.render.formats import OutputFormat
 
 CLI_DIR = Path(__file__).resolve().parents[2] / "src" / "truedigest" / "cli"
-COMMANDS = ["inspect", "pins", "resolve", "tags", "verify", "whatis"]
+COMMANDS = ["inspect", "pins", "resolve", "running", "tags", "verify", "whatis"]
 
 
 def test_the_group_has_exactly_the_documented_commands() -> None:

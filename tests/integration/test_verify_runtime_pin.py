@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import require_tool
+from tests.support.requirements import require_tool
 from tests.support.cli import CliResult, cli_env, run_cli_many
 from tests.support.cpserver import CPServer, PinRow, make_pin
 from tests.support.images import (
