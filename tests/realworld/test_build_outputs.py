@@ -125,6 +125,22 @@ def test_generated_files_record_what_the_registry_served(case: dict[str, Any]) -
         assert recorded_digest(case) == served
 
 
+def test_buildkit_before_v0_9_is_read_from_the_last_exporting_line() -> None:
+    """The decision for BuildKit before v0.9 (`pushing manifest for REF`, no @sha256):
+    read the push step's last `exporting manifest [list] sha256:…` line, which is the
+    manifest list after its platform manifests; never one of the platform manifests."""
+    [case] = [c for c in CASES if c["id"] == "buildkit-plain-jupyterhub"]
+    lines = (DATA / case["file"]).read_text().split("\n")
+    exported = [line for line in lines if " exporting manifest " in line]
+    claim = read_claim(case)
+    assert f"exporting manifest list {claim.digest} done" == exported[-1].removeprefix("#37 ")
+    assert all(str(claim.digest) not in line for line in exported[:-1])
+    assert (claim.detail or "").startswith(
+        f"line {case['records']['line']}: exporting manifest list"
+    )
+    assert "BuildKit before v0.9" in (claim.detail or "")
+
+
 def test_corpus_covers_every_build_source_kind() -> None:
     kinds = {c["kind"] for c in CASES}
     assert kinds == {"metadata", "log", "digest-file", "oci-layout"}

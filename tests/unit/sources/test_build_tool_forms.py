@@ -22,6 +22,7 @@ from truedigest.errors import InputFileError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_reference
 from truedigest.sources.build.buildx_metadata import IMAGE_ID_NOTE, from_metadata
+from truedigest.sources.build.push_log import from_push_log
 
 
 def sha(label: str) -> str:
@@ -138,3 +139,164 @@ def test_a_manifest_digest_beside_its_config_digest_is_not_an_image_id(tmp_path:
     doc = {"containerimage.config.digest": D3, "containerimage.digest": D1}
     path = write(tmp_path, "md.json", json.dumps(doc))
     assert from_metadata(path, image=IMAGE, target=None).detail is None
+
+
+# --- push logs ---------------------------------------------------------------------
+
+REF = "registry.example.com/team/app:v1"
+
+
+def read_log(tmp_path: Path, text: str, image: str = REF) -> Any:
+    path = write(tmp_path, "push.log", text)
+    return from_push_log(path, image=parse_reference(image, default_tag=None))
+
+
+def log_error(tmp_path: Path, text: str) -> InputFileError:
+    with pytest.raises(InputFileError) as caught:
+        read_log(tmp_path, text)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("lines", "want", "line"),
+    [
+        pytest.param(
+            [
+                "#9 exporting to image",
+                f"#9 exporting manifest {D1} done",
+                f"#9 exporting config {D4} done",
+                "#9 pushing layers 1.0s done",
+                f"#9 pushing manifest for {REF}",
+                f"#9 pushing manifest for {REF} 0.4s done",
+            ],
+            D1,
+            2,
+            id="single-platform",
+        ),
+        pytest.param(
+            [
+                f"#37 exporting manifest {D1} done",
+                f"#37 exporting config {D4} done",
+                f"#37 exporting manifest {D2} done",
+                f"#37 exporting manifest list {D3} done",
+                "#37 pushing layers",
+                "#37 ...",
+                "",
+                "#38 [auth] team/app:pull,push token for registry.example.com",
+                "#38 DONE 0.0s",
+                "",
+                f"#37 pushing manifest for {REF}",
+            ],
+            D3,
+            4,
+            id="manifest-list-after-its-platform-manifests",
+        ),
+        pytest.param(
+            [
+                f"#5 exporting manifest {D1} done",
+                f"#6 exporting manifest {D2} done",
+                "#6 pushing manifest for registry.example.com/team/worker:v1",
+                f"#5 pushing manifest for {REF}",
+            ],
+            D1,
+            1,
+            id="the-push-step-not-the-last-step",
+        ),
+        pytest.param(
+            [
+                " => exporting to image                         4.2s",
+                f" => => exporting manifest {D1}               0.0s",
+                f" => => exporting manifest list {D3}          0.0s",
+                f" => => exporting attestation manifest {D2}   0.0s",
+                f" => => pushing manifest for {REF}            2.3s",
+            ],
+            D3,
+            3,
+            id="tty-attestation-lines-are-not-the-pushed-manifest",
+        ),
+        pytest.param(
+            [
+                f"#9 exporting manifest list {D3} done",
+                f"#9 pushing manifest for {REF}@{D1}",
+            ],
+            D1,
+            2,
+            id="v0.9-push-line-digest-wins",
+        ),
+    ],
+)
+def test_buildkit_before_v0_9(tmp_path: Path, lines: list[str], want: str, line: int) -> None:
+    claim = read_log(tmp_path, "\n".join(lines) + "\n")
+    assert claim.digest == Digest.parse(want)
+    assert claim.detail is not None
+    assert claim.detail.startswith(f"line {line}: ")
+
+
+def test_buildkit_before_v0_9_detail_names_both_lines(tmp_path: Path) -> None:
+    claim = read_log(
+        tmp_path,
+        f"#9 exporting manifest list {D3} done\n#9 pushing layers\n#9 pushing manifest for {REF}\n",
+    )
+    assert claim.detail == (
+        f"line 1: exporting manifest list {D3}; pushed as {REF} at line 3 "
+        "(BuildKit before v0.9 prints the digest only on the exporting line)"
+    )
+
+
+def test_buildkit_before_v0_9_without_exporting_line_is_refused(tmp_path: Path) -> None:
+    error = log_error(
+        tmp_path,
+        f"#6 exporting manifest {D1} done\n#9 pushing layers\n#9 pushing manifest for {REF}\n",
+    )
+    assert f"line 3 pushes {REF} without a digest" in error.message
+    assert "no `exporting manifest sha256:…` line of that step precedes it" in error.message
+
+
+def test_buildkit_before_v0_9_truncated_exporting_digest_is_refused(tmp_path: Path) -> None:
+    error = log_error(
+        tmp_path, f" => => exporting manifest {D1[:40]}\n => => pushing manifest for {REF}  2.3s\n"
+    )
+    assert "line 1:" in error.message
+    assert "64 lowercase hex" in error.message
+
+
+CONTAINERS_LOGS = {
+    "podman-push": [
+        "Getting image source signatures",
+        f"Copying blob {D1}",
+        f"Copying config {D2}",
+        "Writing manifest to image destination",
+        "Storing signatures",
+    ],
+    "podman-manifest-push": [
+        "Getting image list signatures",
+        "Copying 2 of 2 images in list",
+        f"Copying image {D1} (1/2)",
+        "Writing manifest list to image destination",
+        "Storing list signatures",
+    ],
+}
+
+
+@pytest.mark.parametrize("lines", CONTAINERS_LOGS.values(), ids=CONTAINERS_LOGS.keys())
+def test_containers_tool_log_hint_names_digest_file(tmp_path: Path, lines: list[str]) -> None:
+    error = log_error(tmp_path, "\n".join(lines) + "\n")
+    assert "no `<tag>: digest:" in error.message
+    hint = error.instance_hint or ""
+    assert "--digest-file FILE" in hint
+    assert "--digestfile FILE" in hint
+    assert "skopeo copy" in hint
+
+
+def test_podman_build_log_hint_names_image_id_and_digest_file(tmp_path: Path) -> None:
+    hexid = D4.removeprefix("sha256:")
+    text = f"STEP 1/2: FROM scratch\nSTEP 2/2: COPY a /a\nCOMMIT {REF}\n--> {hexid[:11]}\n{hexid}\n"
+    hint = log_error(tmp_path, text).instance_hint or ""
+    assert "image ID" in hint
+    assert "--digest-file FILE" in hint
+
+
+def test_other_text_keeps_the_docker_push_hint(tmp_path: Path) -> None:
+    hint = log_error(tmp_path, "nothing was pushed\n").instance_hint or ""
+    assert "docker push" in hint
+    assert "--digest-file" not in hint
