@@ -2,7 +2,8 @@
 
 Kubernetes YAML, Helm values, compose files, Terraform, `.env`, JSON: rather than
 parse each format, scan the text for runs of reference characters that end in
-`@sha256:<64 hex>` (or `@sha512:<128 hex>`) and keep the runs that parse as a
+`@sha256:<64 hex>`, `@sha384:<96 hex>` or `@sha512:<128 hex>` (the three OCI digest
+algorithms) and keep the runs that parse as a
 distribution reference. `scan_file` reads a file once and returns those for
 one repository (after Docker Hub normalisation), with the references whose digest
 is broken (wrong length, uppercase), so verify and pins can flag them.
@@ -47,9 +48,12 @@ _NAME_CHARS = r"A-Za-z0-9._:/\[\]\-"
 # start with a letter or digit) nor by the end of a template expression.
 _NAME = rf"(?<![{_NAME_CHARS}{{}}$@])(?P<name>[A-Za-z0-9\[][{_NAME_CHARS}]*)"
 _PIN_RE = re.compile(
-    rf"{_NAME}@(?P<digest>sha256:[0-9a-f]{{64}}|sha512:[0-9a-f]{{128}})(?![0-9A-Za-z])"
+    rf"{_NAME}@(?P<digest>sha256:[0-9a-f]{{64}}|sha384:[0-9a-f]{{96}}|sha512:[0-9a-f]{{128}})"
+    r"(?![0-9A-Za-z])"
 )
-_ANY_DIGEST_RE = re.compile(rf"{_NAME}@(?P<algorithm>(?i:sha256|sha512)):(?P<hex>[0-9A-Za-z]*)")
+_ANY_DIGEST_RE = re.compile(
+    rf"{_NAME}@(?P<algorithm>(?i:sha256|sha384|sha512)):(?P<hex>[0-9A-Za-z]*)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,8 @@ class PinRef:
 
 @dataclass(frozen=True, slots=True)
 class MalformedPin:
-    """A reference whose digest is broken: `@sha256:` not followed by 64 lowercase hex."""
+    """A reference whose digest is broken: `@sha256:` not followed by 64 lowercase hex
+    (`@sha384:` by 96, `@sha512:` by 128)."""
 
     line: int  # 1-based
     text: str  # the reference as written, clipped to 240 characters
@@ -102,7 +107,7 @@ def observe_pin_file(path: Path, *, repo: ImageRef | None) -> list[Observation]:
     """Each pin in `path` as a source: one Observation per well-formed reference (in
     text order), then one MISMATCH per broken one; one MISSING when there is neither.
 
-    Every id is `file:<path>` (DESIGN §4); `where` is `<path>:<line>`, `ref` the
+    Every id is `file:<path>` (docs/json.md, `verify`); `where` is `<path>:<line>`, `ref` the
     reference (for a broken pin its repository), `written` the text as written.
     """
     scan = scan_file(path, repo=repo)
@@ -211,8 +216,8 @@ def malformed_pins(path: Path, *, image: ImageRef) -> list[tuple[int, str]]:
 def _scan_malformed(text: str) -> list[MalformedPin]:
     """Every reference in `text` with a broken digest, in order.
 
-    A broken digest is `@sha256:` (or `@sha512:`) followed by anything but exactly
-    64 (128) lowercase hex characters: truncated, too long, uppercase, `SHA256:`.
+    A broken digest is `@sha256:` (`@sha384:`, `@sha512:`) followed by anything but
+    exactly 64 (96, 128) lowercase hex characters: truncated, too long, uppercase, `SHA256:`.
     """
     lines = _LineIndex(text)
     broken: list[MalformedPin] = []

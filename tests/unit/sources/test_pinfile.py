@@ -390,3 +390,36 @@ def test_unusable_pin_file(
     assert fragment in err.message
     assert "\n" not in err.message
     assert err.instance_hint
+
+
+# --- every OCI digest algorithm (sha256, sha384, sha512) --------------------------------
+
+D384 = f"sha384:{hashlib.sha384(b'one').hexdigest()}"
+HEX384 = D384.removeprefix("sha384:")
+
+
+def test_all_three_oci_algorithms_are_pins(tmp_path: Path) -> None:
+    path = tmp_path / "pins.env"
+    path.write_text(f"A={REPO}@{D1}\nB={REPO}:v1@{D384}\nC={REPO}@{D512}\n", encoding="utf-8")
+    pins = find_pins(path, image=IMAGE)
+    assert [(p.line, str(p.digest)) for p in pins] == [(1, D1), (2, D384), (3, D512)]
+    assert [p.digest.algorithm for p in pins] == ["sha256", "sha384", "sha512"]
+    assert malformed_pins(path, image=IMAGE) == []
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        f"sha384:{HEX384[:-1]}",
+        f"sha384:{HEX384}a",
+        f"sha384:{HEX384.upper()}",
+        f"SHA384:{HEX384}",
+        f"sha256:{HEX384}",  # 96 hex under the wrong algorithm
+    ],
+    ids=["short", "long", "uppercase", "uppercase-algorithm", "sha256-with-96-hex"],
+)
+def test_broken_sha384_pin_is_malformed(tmp_path: Path, broken: str) -> None:
+    path = tmp_path / "deployment.yaml"
+    path.write_text(f"image: {REPO}@{broken}\n", encoding="utf-8")
+    assert find_pins(path, image=IMAGE) == []
+    assert malformed_pins(path, image=IMAGE) == [(1, f"{REPO}@{broken}")]
