@@ -228,6 +228,6 @@ KIND = BuildKind(
     flag=_FLAG,
     stdin=True,
     target_help="Bake target to read from --build-metadata.",
-    help="buildx --metadata-file output (build, bake: one entry per target; imagetools create).",
+    help="buildx --metadata-file output (bake files: one entry per target).",
     reader=_read,
 )
