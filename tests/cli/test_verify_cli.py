@@ -312,10 +312,13 @@ def test_summary_file_appends_a_table_per_run(fake: Fake, tmp_path: Path, curren
     assert text.startswith("# earlier step\n")
     headings = [line for line in text.splitlines() if line.startswith("### ")]
     assert headings == ["### ✅ truedigest verify: agree", "### ❌ truedigest verify: mismatch"]
-    assert text.count("| source | where | digest | status | relation | detail |") == 2
+    assert text.count("| source | digest | status | relation | where |") == 2
     assert f"`{current.digest}`" in text
     assert "| cp:prod |" in text
     assert "missing" in text
+    # Each run's summary ends with its verdict, after the table and its notes.
+    assert text.count("**verdict: ") == 2
+    assert text.rstrip().splitlines()[-1].startswith("**verdict: mismatch (exit 1)")
 
 
 @dataclass(frozen=True)
@@ -434,14 +437,18 @@ def test_markdown_output(fake: Fake, current: Image, old: Image) -> None:
 
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
+    # The terminal's structure: table (short digests), numbered notes (full digests), verdict.
     assert lines[0] == "### ❌ truedigest verify: mismatch"
-    assert lines[2].startswith("mismatch (exit 1): 1 of 3 sources disagree")
-    assert lines[4] == "| source | where | digest | status | relation | detail |"
-    assert lines[5] == "|---|---|---|---|---|---|"
-    rows = {line.split(" | ")[0].removeprefix("| "): line for line in lines[6:]}
+    assert lines[2] == "| source | digest | status | relation | where |"
+    assert lines[3] == "|---|---|---|---|---|"
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in lines[4:7]}
     assert set(rows) == {f"registry:{REF}", "cp:prod", "build:digest"}
-    assert f"`{old.digest}` | mismatch | other-image |" in rows["cp:prod"]
-    assert f"`{current.digest}` | ok | identical |" in rows["build:digest"]
+    assert f"`{old.digest[:19]}` | mismatch | other-image |" in rows["cp:prod"]
+    assert f"`{current.digest[:19]}` | ok | identical |" in rows["build:digest"]
+    assert lines[7] == ""
+    assert lines[8].startswith("1. **cp:prod**: ")
+    assert f"`{old.digest}`" in lines[8]
+    assert lines[-1].startswith("**verdict: mismatch (exit 1): 1 of 3 sources disagree")
     assert result.stderr.startswith("verdict: mismatch (exit 1)")
 
 

@@ -199,8 +199,9 @@ def test_the_step_summary_is_inert_markdown(world: World, tmp_path: Path) -> Non
     assert "<img" not in text
     assert "&lt;img" in text
     assert "\\!\\[img\\]" in text
+    header = next(line for line in text.splitlines() if line.startswith("| source |"))
     for line in text.splitlines():
         if line.startswith("| cp:prod"):
             # the injected `|` did not add a cell: as many unescaped separators as the header
-            assert line.replace("\\|", "").count("|") == 7, line
+            assert line.replace("\\|", "").count("|") == header.count("|"), line
     assert outputs.read_text().startswith("verdict=mismatch\n")

@@ -271,10 +271,15 @@ def test_all_good_exits_0(runs: dict[str, Ran], world: World) -> None:
 def test_table_is_plain_when_piped(runs: dict[str, Ran], world: World) -> None:
     ran = runs["good-table"]
     assert ran.result.code == 0, str(ran.result)
+    # One tab-separated line per pin, no header: SOURCE TEMPLATE REGION DIGEST STATUS
+    # RELATION (no whitespace inside) and DETAIL last; full digests in pipes.
     lines = ran.result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["SOURCE", "TEMPLATE", "REGION", "DIGEST"]
-    assert len(lines) == 3
-    assert all(world.current.digest in line for line in lines[1:])  # full digests in pipes
+    assert len(lines) == 2
+    for line in lines:
+        fields = line.split("\t")
+        assert fields[:6] == line.split()[:6]
+        assert fields[3:6] == [world.current.digest, "ok", "identical"]
+    assert sorted(line.split()[0] for line in lines) == ["cp:prod", "cp:staging"]
 
 
 def test_dangling_pin_exits_1_not_in_registry(runs: dict[str, Ran], world: World) -> None:
@@ -328,8 +333,9 @@ def test_cp_disagreement_exits_1(runs: dict[str, Ran], world: World) -> None:
     assert ran.one(cp="prod")["relation"] == "identical"
     text = runs["disagree-table"].result
     assert text.code == 1, str(text)
-    assert "TEMPLATE  REGION  CP" in text.stdout
-    assert f"api       global  staging  {world.old.digest}" in text.stdout
+    disagreement = text.stdout.splitlines()[-1].split("\t")
+    assert disagreement[:6] == ["disagreement", "api", "global", "-", "mismatch", "-"]
+    assert disagreement[6] == f"prod={world.current.digest} staging={world.old.digest}"
 
 
 def test_malformed_digest_rows_are_mismatches(runs: dict[str, Ran], world: World) -> None:

@@ -1322,11 +1322,13 @@ def test_stale_pin_table_and_annotations(
     )
 
     assert plain.code == 1, str(plain)
+    # Piped: one tab-separated line per source, no header; the first five fields hold
+    # no whitespace (SOURCE DIGEST STATUS RELATION WHERE), DETAIL is the free last one.
     lines = plain.stdout.splitlines()
-    assert lines[0].split() == ["SOURCE", "WHERE", "DIGEST", "STATUS", "RELATION", "DETAIL"]
-    prod_line = next(line for line in lines if line.startswith("cp:prod"))
-    assert world.old.digest in prod_line
-    assert "other-image" in prod_line
+    assert [line.split()[0] for line in lines] == [reg(world), "cp:prod"]
+    prod_line = lines[1].split("\t")
+    assert prod_line[:5] == ["cp:prod", world.old.digest, "mismatch", "other-image", prod.url]
+    assert prod_line[:5] == lines[1].split()[:5]
     assert "::error" not in plain.stdout + plain.stderr
     assert plain.stderr.startswith("verdict: mismatch (exit 1): 1 of 2 sources disagree")
 

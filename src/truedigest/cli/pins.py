@@ -80,14 +80,16 @@ def pins(
     plan = PinPlan(cps=targets, pin_files=pin_files, template=template, track=track, repo=repo)
     with session(client_options, [repo]) as client:
         audit = audit_pins(plan, client)
+    shown = False  # a terminal table ends with the verdict line itself
     match output:
         case OutputFormat.JSON:
             out.print_json(aout.pins_document(audit))
         case OutputFormat.TABLE:
-            aout.print_pins(audit)
+            shown = aout.print_pins(audit)
         case _:
             assert_never(output)
-    talk.say(verdict_line(audit))
+    if not shown:
+        talk.say(verdict_line(audit))
     sys.exit(audit.exit_code)
 
 

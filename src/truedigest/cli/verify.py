@@ -174,16 +174,18 @@ def verify(
     # --wait extends the run's deadline by the time it may spend waiting.
     with session(client_options.with_wait(wait), images) as client:
         report = run_verify(plan, client, on_round=on_round)
+    shown = False  # a terminal table ends with the verdict line itself
     match output:
         case OutputFormat.JSON:
             out.print_json(report.to_json())
         case OutputFormat.MARKDOWN:
             click.echo(out.markdown(report), nl=False)
         case OutputFormat.TABLE:
-            out.print_verify_table(report)
+            shown = out.print_verify_table(report)
         case _:
             assert_never(output)
-    talk.say(out.verdict_line(report))
+    if not shown:
+        talk.say(out.verdict_line(report))
     if talk.verbosity() >= 1:  # why a relation is unknown (401, 429 …): the error behind it
         from truedigest.core.verdicts import relation_causes
 

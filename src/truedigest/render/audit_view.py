@@ -2,7 +2,9 @@
 
 Data goes to stdout, talk (summary lines, the progress bar) to stderr. rich is
 imported only inside the functions that draw with it; when stdout is not a
-terminal the tables are plain aligned text (`output.print_table`), stable for pipes.
+terminal the tags tables are plain aligned text (`output.print_table`), stable for
+pipes; `pins` draws like `verify` (`termtable`: compact table, notes, verdict; piped,
+tab-separated lines).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from truedigest.model.observation import Relation, Status
 from truedigest.oci.manifest import short_media_type
+from truedigest.render.termtable import Column, Note, Row, Screen, Tone, draw, piped_line
 from truedigest.render.verify_report import print_table
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
+    from rich.console import Console
+
     from truedigest.core.pin_audit import PinAudit, PinEntry
     from truedigest.core.taggroups import TagScan
 
@@ -135,61 +140,137 @@ def progress_wanted(output: str) -> bool:
 
 # -- pins ----------------------------------------------------------------------
 
+# Piped (stdout not a terminal), one tab-separated line per pin, no header:
+#   SOURCE  TEMPLATE  REGION  DIGEST  STATUS  RELATION  DETAIL
+# SOURCE is `cp:<NAME>` or `file:<path>:<line>`; DIGEST the image_digest as written;
+# `-` for an empty field; no whitespace in the first six (a space is `%20`); DETAIL,
+# last, is free text. Then one line per CP disagreement:
+#   disagreement  TEMPLATE  REGION  -  mismatch  -  <cp>=<digest> <cp>=<digest> …
+# The verdict line follows on stderr.
 PIN_COLUMNS = ("SOURCE", "TEMPLATE", "REGION", "DIGEST", "STATUS", "RELATION", "DETAIL")
-DISAGREE_COLUMNS = ("TEMPLATE", "REGION", "CP", "DIGEST")
 
 
 def pins_document(audit: PinAudit) -> dict[str, Any]:
     return audit.to_json()
 
 
-def print_pins(audit: PinAudit) -> None:
-    short = sys.stdout.isatty() and _terminal_width() < 200
-    rows = [_pin_cells(p, short=short) for p in audit.pins]
-    styles = [_pin_style(p) for p in audit.pins]
-    print_table(f"truedigest pins: {audit.verdict}", PIN_COLUMNS, rows, styles=styles)
-    if audit.disagreements:
-        sys.stdout.write("\n")
-        drows: list[tuple[str, ...]] = [
-            (d.template_name, d.region, cp, digest)
-            for d in audit.disagreements
-            for cp, digest in sorted(d.digests.items())
-        ]
-        print_table("CPs that disagree", DISAGREE_COLUMNS, drows, styles=["red"] * len(drows))
-    sys.stdout.flush()
+def print_pins(audit: PinAudit, console: Console | None = None) -> bool:
+    """Terminal: compact table, numbered notes, the verdict line last (returns True).
+    Piped: the lines above (returns False: the caller says the verdict on stderr)."""
+    if console is None and not sys.stdout.isatty():
+        sys.stdout.write(pins_piped(audit))
+        sys.stdout.flush()
+        return False
+    draw(pins_screen(audit), console)
+    return True
 
 
-def _pin_cells(p: PinEntry, *, short: bool) -> tuple[str, ...]:
-    digest = p.image_digest or "-"
-    if short and digest.startswith("sha256:") and len(digest) == 71:
-        digest = digest[:19]
-    return (
-        p.source,
-        p.template_name or "-",
-        p.region or "-",
-        digest,
-        str(p.status),
-        str(p.relation) if p.relation else "-",
-        p.detail or "",
+def pins_piped(audit: PinAudit) -> str:
+    lines = [
+        piped_line(
+            (
+                p.source,
+                p.template_name,
+                p.region,
+                p.image_digest,
+                str(p.status),
+                str(p.relation) if p.relation else None,
+            ),
+            p.detail or "-",
+        )
+        for p in audit.pins
+    ]
+    lines += [
+        piped_line(
+            ("disagreement", d.template_name, d.region, None, str(Status.MISMATCH), None),
+            " ".join(f"{cp}={digest}" for cp, digest in sorted(d.digests.items())),
+        )
+        for d in audit.disagreements
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def pins_screen(audit: PinAudit) -> Screen:
+    from truedigest.core.pin_audit import verdict_line
+    from truedigest.render.verify_report import verdict_tone
+
+    rows = tuple(
+        Row(
+            (
+                p.source,
+                p.template_name or "-",
+                p.region or "-",
+                _short(p.image_digest),
+                str(p.status),
+                str(p.relation) if p.relation else "-",
+            ),
+            _pin_tone(p),
+        )
+        for p in audit.pins
+    )
+    notes = [Note(p.source, _pin_note(p), _pin_tone(p)) for p in audit.pins if _has_note(p)]
+    notes += [
+        Note(
+            "CPs disagree",
+            f"template {d.template_name} in {d.region}: "
+            + ", ".join(f"{cp} pins {digest}" for cp, digest in sorted(d.digests.items())),
+            Tone.WRONG,
+        )
+        for d in audit.disagreements
+    ]
+    return Screen(
+        title=f"truedigest pins (against :{audit.track})",
+        columns=(
+            Column("SOURCE", squeeze=True, min_width=10),
+            Column("TEMPLATE", squeeze=True, min_width=8),
+            Column("REGION", squeeze=True, min_width=6),
+            Column("DIGEST"),
+            Column("STATUS"),
+            Column("RELATION"),
+        ),
+        rows=rows,
+        notes=tuple(notes),
+        closing=verdict_line(audit),
+        closing_tone=verdict_tone(audit.verdict),
+        empty="(no pins)",
     )
 
 
-def _pin_style(p: PinEntry) -> str:
+def _short(digest: str | None) -> str:
+    """`sha256:` + 12 hex for a well-formed digest; a malformed one as written, cut."""
+    if not digest:
+        return "-"
+    algorithm, _, hex_part = digest.partition(":")
+    if hex_part and len(hex_part) >= 12:
+        return f"{algorithm}:{hex_part[:12]}"
+    return digest[:19]
+
+
+def _has_note(p: PinEntry) -> bool:
+    return p.status is not Status.OK or p.relation is not Relation.IDENTICAL
+
+
+def _pin_note(p: PinEntry) -> str:
+    row = f"template {p.template_name} in {p.region}, " if p.template_name else ""
+    said = f"({p.relation or p.status})"
+    if p.image_digest and p.image_digest not in (p.detail or ""):
+        said = f"pins {p.image_digest} {said}"
+    head = f"{row}{said}"
+    return f"{head}: {p.detail}" if p.detail else head
+
+
+def _pin_tone(p: PinEntry) -> Tone:
     if p.status is Status.OK:
-        return "green" if p.relation is Relation.IDENTICAL else "yellow"
+        return Tone.OK if p.relation is Relation.IDENTICAL else Tone.UNCHECKED
     if p.status is Status.ERROR:
-        return "yellow"
-    return "red"
-
-
-def _terminal_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
+        return Tone.UNCHECKED
+    return Tone.WRONG
 
 
 __all__ = [
     "pins_document",
+    "pins_piped",
+    "pins_screen",
     "print_pins",
     "print_tags",
     "progress_wanted",

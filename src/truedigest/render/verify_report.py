@@ -21,8 +21,11 @@ from truedigest.model.observation import (
     Verdict,
 )
 from truedigest.render.safetext import clean, json_text, neutralise
+from truedigest.render.termtable import Column, Note, Row, Screen, Tone, draw, piped_line
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from truedigest.oci.registry import Resolved
 
 
@@ -51,22 +54,16 @@ def resolve_document(resolved: Resolved) -> dict[str, Any]:
 
 # -- verify ----------------------------------------------------------------------
 
-COLUMNS = ("SOURCE", "WHERE", "DIGEST", "STATUS", "RELATION", "DETAIL")
+# Piped (stdout not a terminal), one line per source, tab-separated, stable for scripts:
+#   SOURCE  DIGEST  STATUS  RELATION  WHERE  DETAIL
+# SOURCE is the JSON `id` (registry:<ref>, cp:<NAME>, build:<kind>, file:<path>); DIGEST
+# the full digest; RELATION `-` when none; WHERE the reference, CP URL, file:line or
+# build file. None of these five holds whitespace (a space inside a value is `%20`), so
+# `awk '{print $2}'` and `cut -f2` both give the digest; DETAIL, last, is free text. No
+# header line; the verdict line follows on stderr.
+PIPED_COLUMNS = ("SOURCE", "DIGEST", "STATUS", "RELATION", "WHERE", "DETAIL")
+COLUMNS = ("SOURCE", "DIGEST", "STATUS", "RELATION", "WHERE")  # terminal and markdown
 _MARK = {"agree": "✅", "mismatch": "❌", "absent": "❌", "unavailable": "⚠️"}
-
-
-def _cells(obs: Observation, *, short: bool) -> tuple[str, ...]:
-    digest = "-"
-    if obs.digest is not None:
-        digest = obs.digest.short if short else str(obs.digest)
-    return (
-        obs.id,
-        obs.where,
-        digest,
-        str(obs.status),
-        str(obs.relation) if obs.relation else "-",
-        obs.detail or "",
-    )
 
 
 def verdict_line(report: Report) -> str:
@@ -173,46 +170,154 @@ def shorten_digests(text: str) -> str:
     return _FULL_DIGEST.sub(r"\1…", text)
 
 
-def print_verify_table(report: Report) -> None:
-    """Terminal: short digests and no repeated refs (JSON/plain keep everything)."""
-    if not sys.stdout.isatty():
-        print_table("", COLUMNS, [_cells(o, short=False) for o in report.sources])
-        return
-    rows = []
-    for obs in report.sources:
-        cells = list(_cells(obs, short=True))
-        if obs.kind is SourceKind.REGISTRY:
-            cells[0] = "registry"
-        cells[-1] = shorten_digests(cells[-1])
-        rows.append(tuple(cells))
-    styles = [_style(o) for o in report.sources]
-    print_table(f"truedigest verify: {report.verdict}", COLUMNS, rows, styles=styles)
+def _where(obs: Observation) -> str:
+    """Where a source lives, in one token: a CP's URL (its name is in the id)."""
+    url = obs.extra.get("url")
+    if obs.kind is SourceKind.CP and isinstance(url, str) and url:
+        return url
+    return obs.where
 
 
-def _style(obs: Observation) -> str:
-    if obs.relation is Relation.IDENTICAL and obs.status is Status.OK:
-        return "green"
+def _where_cell(obs: Observation) -> str:
+    """`_where` for a narrow cell: digests shortened, `https://` left out."""
+    return shorten_digests(_where(obs).removeprefix("https://"))
+
+
+def _has_note(obs: Observation) -> bool:
+    return obs.relation is not Relation.IDENTICAL or obs.status is not Status.OK
+
+
+def _tone(obs: Observation) -> Tone:
+    if not _has_note(obs):
+        return Tone.OK
     if obs.status is Status.ERROR or (obs.relation is None and obs.status is Status.OK):
-        return "yellow"
-    return "red"
+        return Tone.UNCHECKED
+    return Tone.WRONG
+
+
+def verdict_tone(verdict: Verdict) -> Tone:
+    match verdict:
+        case Verdict.AGREE:
+            return Tone.OK
+        case Verdict.MISMATCH | Verdict.ABSENT:
+            return Tone.WRONG
+        case Verdict.UNAVAILABLE:
+            return Tone.UNCHECKED
+        case _:
+            assert_never(verdict)
+
+
+def _note_text(obs: Observation) -> str:
+    """The explanation of one source that disagrees or was not read: where it is,
+    the full digest it names and its relation, then the core's sentence."""
+    where = "" if obs.id.endswith(obs.where) else f"{obs.where} "
+    said = f"({obs.relation or obs.status})"
+    if obs.digest is not None and str(obs.digest) not in (obs.detail or ""):
+        said = f"names {obs.digest} {said}"
+    head = f"{where}{said}"
+    return f"{head}: {obs.detail}" if obs.detail else head
+
+
+def verify_screen(report: Report) -> Screen:
+    """The terminal report: compact table, numbered notes, the verdict line last."""
+    rows = tuple(
+        Row(
+            (
+                "registry" if obs.kind is SourceKind.REGISTRY else obs.id,
+                obs.digest.short if obs.digest is not None else "-",
+                str(obs.status),
+                str(obs.relation) if obs.relation else "-",
+                _where_cell(obs),
+            ),
+            _tone(obs),
+        )
+        for obs in report.sources
+    )
+    notes = tuple(
+        Note(obs.id, _note_text(obs), _tone(obs)) for obs in report.sources if _has_note(obs)
+    )
+    image = report.context.get("image")
+    return Screen(
+        title=f"truedigest verify {image}" if isinstance(image, str) else "truedigest verify",
+        columns=(
+            Column("SOURCE", squeeze=True, min_width=10),
+            Column("DIGEST"),
+            Column("STATUS"),
+            Column("RELATION"),
+            Column("WHERE", squeeze=True, min_width=10),
+        ),
+        rows=rows,
+        notes=notes,
+        closing=verdict_line(report),
+        closing_tone=verdict_tone(report.verdict),
+        empty="(no sources)",
+    )
+
+
+def verify_piped(report: Report) -> str:
+    """The piped form (PIPED_COLUMNS): one line per source, no header."""
+    return "".join(
+        piped_line(
+            (
+                obs.id,
+                str(obs.digest) if obs.digest is not None else None,
+                str(obs.status),
+                str(obs.relation) if obs.relation else None,
+                _where(obs),
+            ),
+            obs.detail or "-",
+        )
+        + "\n"
+        for obs in report.sources
+    )
+
+
+def print_verify_table(report: Report, console: Console | None = None) -> bool:
+    """Terminal: the screen (verdict line included: returns True). Piped: one
+    tab-separated line per source (returns False: the caller says the verdict)."""
+    if console is None and not sys.stdout.isatty():
+        sys.stdout.write(verify_piped(report))
+        sys.stdout.flush()
+        return False
+    draw(verify_screen(report), console)
+    return True
 
 
 def markdown(report: Report) -> str:
+    """The step summary: the terminal's structure (table, numbered notes, verdict)."""
     mark = _MARK.get(str(report.verdict), "")
     lines = [
         f"### {mark} truedigest verify: {report.verdict}",
-        "",
-        md_text(verdict_line(report).removeprefix("verdict: ")),
         "",
         "| " + " | ".join(c.lower() for c in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
     for obs in report.sources:
-        cells = _cells(obs, short=False)
-        lines.append(
-            "| " + " | ".join(_md_cell(c, code=i in (1, 2)) for i, c in enumerate(cells)) + " |"
+        cells = (
+            md_text(obs.id),
+            _md_cell(obs.digest.short if obs.digest is not None else "-", code=True),
+            md_text(str(obs.status)),
+            md_text(str(obs.relation) if obs.relation else "-"),
+            _md_cell(_where(obs), code=True),
         )
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [obs for obs in report.sources if _has_note(obs)]
+    if notes:
+        lines.append("")
+        lines.extend(
+            f"{n}. **{md_text(obs.id)}**: {md_prose(_note_text(obs))}"
+            for n, obs in enumerate(notes, 1)
+        )
+    lines += ["", f"**{md_prose(verdict_line(report))}**"]
     return "\n".join(lines) + "\n"
+
+
+_MD_DIGEST = re.compile(r"\b(sha(?:256|384|512):[0-9a-f]{32,128})\b")
+
+
+def md_prose(text: str) -> str:
+    """Prose from outside made inert (`md_text`), full digests as code spans."""
+    return _MD_DIGEST.sub(r"`\1`", md_text(text))
 
 
 _MD_PUNCT = re.compile(r"([\\`*_\[\]{}#+!~|])")
