@@ -1,4 +1,5 @@
-"""`--digest-file FILE`: podman/buildah `--digestfile` (the whole file is one digest)."""
+"""`--digest-file FILE`: the `--digestfile` of `podman push`, `podman manifest push`,
+`buildah push` or `skopeo copy` (the whole file is one digest)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from truedigest.sources.reading import input_label, read_input_text
 
 __all__ = ["KIND", "from_digest_file"]
 
-_DIGEST_FILE_HINT = "pass the file podman/buildah wrote with --digestfile (one sha256:<hex> digest)"
+_DIGEST_FILE_HINT = (
+    "pass the file `podman push`, `buildah push` or `skopeo copy` wrote with --digestfile "
+    "(one sha256:<hex> digest)"
+)
 _FLAG = "--digest-file"
 
 
 def from_digest_file(path: Path) -> BuildClaim:
-    """podman/buildah `--digestfile`: the whole file is one digest."""
+    """podman/buildah/skopeo `--digestfile`: the whole file is one digest."""
     label = input_label(_FLAG, path, stdin=True)
     text = read_input_text(path, what=_FLAG, hint=_DIGEST_FILE_HINT, allow_stdin=True)
     content = text.strip()
