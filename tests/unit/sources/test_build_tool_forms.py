@@ -22,6 +22,7 @@ from truedigest.errors import InputFileError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_reference
 from truedigest.sources.build.buildx_metadata import IMAGE_ID_NOTE, from_metadata
+from truedigest.sources.build.literal_digest import from_digest
 from truedigest.sources.build.push_log import from_push_log
 
 
@@ -300,3 +301,14 @@ def test_other_text_keeps_the_docker_push_hint(tmp_path: Path) -> None:
     hint = log_error(tmp_path, "nothing was pushed\n").instance_hint or ""
     assert "docker push" in hint
     assert "--digest-file" not in hint
+
+
+# --- --build-digest ----------------------------------------------------------------
+
+
+def test_bare_64_hex_build_digest_is_called_an_image_id() -> None:
+    """`podman build` ends with the image ID as bare hex: never read as a pushed digest."""
+    with pytest.raises(InputFileError) as caught:
+        from_digest(D4.removeprefix("sha256:"))
+    assert "image ID" in caught.value.message
+    assert "--digest-file FILE" in (caught.value.instance_hint or "")

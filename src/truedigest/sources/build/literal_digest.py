@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from truedigest.errors import InputFileError, InvalidDigestError
 from truedigest.oci.digest import Digest, clip
 from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind
 
 __all__ = ["KIND", "from_digest"]
+
+_BARE_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def from_digest(text: str) -> BuildClaim:
@@ -16,6 +20,14 @@ def from_digest(text: str) -> BuildClaim:
         raise InputFileError(
             f"{where} {clip(text)!r}: is a reference, not a digest",
             hint="pass only the digest after '@' (sha256:<64 lowercase hex>)",
+        )
+    if _BARE_HEX.fullmatch(text.strip()):
+        raise InputFileError(
+            f"{where} {clip(text.strip(), 24)!r}: 64 hex characters without 'sha256:', as "
+            "`podman build` and `podman images --no-trunc` print an image ID (a config "
+            "digest), not a pushed manifest digest",
+            hint="pass the digest of the push (`podman push --digestfile FILE`, then "
+            "--digest-file FILE) or the registry's (`truedigest resolve IMAGE`)",
         )
     try:
         digest = Digest.parse(text)
