@@ -251,7 +251,7 @@ def _has_note(p: PinEntry) -> bool:
 
 
 def _pin_note(p: PinEntry) -> str:
-    row = f"template {p.template_name} in {p.region}, " if p.template_name else ""
+    row = f"template {p.template_name} in {p.region} " if p.template_name else ""
     said = f"({p.relation or p.status})"
     if p.image_digest and p.image_digest not in (p.detail or ""):
         said = f"pins {p.image_digest} {said}"

@@ -5,7 +5,7 @@ One `Screen` (title, columns, rows, numbered notes, a closing line) is drawn thr
 - **rich** (stdout is a terminal): a compact table whose cells never break a token,
   laid out here to the console's width — fixed columns (digests, statuses, relation
   words) are never cut; a `squeeze` column (a location, a long source name) gives
-  way first, cut in the middle with `…` (its full text is in the notes); a rule under
+  way first, its end cut to `…` (its full text is in the notes); a rule under
   the header; colours by tone (ok green, wrong red, could-not-check yellow). The notes
   are word-wrapped prose with a hanging indent: a line breaks only between words, so
   a digest (71 characters) is never split at 80 columns.
@@ -62,7 +62,7 @@ TONE_STYLE: dict[Tone, str] = {
 @dataclass(frozen=True, slots=True)
 class Column:
     header: str
-    squeeze: bool = False  # may be cut (middle `…`) when the table is wider than the screen
+    squeeze: bool = False  # may be cut (`…` at the end) when the table is wider than the screen
     min_width: int = 8  # a squeezed column keeps at least this many characters
 
 
@@ -105,15 +105,10 @@ def plain_wanted(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def _cut(text: str, width: int) -> str:
-    """`text` in at most `width` characters: the middle replaced by `…` when cut."""
+    """`text` in at most `width` characters: the end replaced by `…` when cut."""
     if len(text) <= width:
         return text
-    if width <= 1:
-        return ELLIPSIS[:width]
-    keep = width - 1
-    head = keep // 3
-    tail = keep - head
-    return text[:head] + ELLIPSIS + text[len(text) - tail :]
+    return text[: max(width - 1, 0)] + ELLIPSIS[:width]
 
 
 def column_widths(columns: Sequence[Column], rows: Sequence[Row], width: int) -> list[int] | None:

@@ -178,9 +178,22 @@ def _where(obs: Observation) -> str:
     return obs.where
 
 
-def _where_cell(obs: Observation) -> str:
-    """`_where` for a narrow cell: digests shortened, `https://` left out."""
-    return shorten_digests(_where(obs).removeprefix("https://"))
+def _where_said(obs: Observation, image: object) -> str:
+    """`_where` without what the row already says: a tag of the report's image as
+    `:tag`, a pin file's location as `line N` (the path is in the id)."""
+    where = _where(obs)
+    repository = image.rpartition(":")[0] if isinstance(image, str) and "@" not in image else ""
+    if obs.kind is SourceKind.REGISTRY and repository and where.startswith(repository + ":"):
+        return where.removeprefix(repository)
+    path = obs.id.removeprefix("file:")
+    if obs.kind is SourceKind.FILE and where.startswith(path + ":"):
+        return "line " + where.removeprefix(path + ":")
+    return where
+
+
+def _where_cell(obs: Observation, image: object) -> str:
+    """`_where_said` for a narrow cell: digests shortened, `https://` left out."""
+    return shorten_digests(_where_said(obs, image).removeprefix("https://"))
 
 
 def _has_note(obs: Observation) -> bool:
@@ -207,10 +220,11 @@ def verdict_tone(verdict: Verdict) -> Tone:
             assert_never(verdict)
 
 
-def _note_text(obs: Observation) -> str:
+def _note_text(obs: Observation, image: object = None) -> str:
     """The explanation of one source that disagrees or was not read: where it is,
     the full digest it names and its relation, then the core's sentence."""
-    where = "" if obs.id.endswith(obs.where) else f"{obs.where} "
+    said = _where_said(obs, image)
+    where = "" if obs.id.endswith(said) else f"{said} "
     said = f"({obs.relation or obs.status})"
     if obs.digest is not None and str(obs.digest) not in (obs.detail or ""):
         said = f"names {obs.digest} {said}"
@@ -220,6 +234,7 @@ def _note_text(obs: Observation) -> str:
 
 def verify_screen(report: Report) -> Screen:
     """The terminal report: compact table, numbered notes, the verdict line last."""
+    image = report.context.get("image")
     rows = tuple(
         Row(
             (
@@ -227,16 +242,15 @@ def verify_screen(report: Report) -> Screen:
                 obs.digest.short if obs.digest is not None else "-",
                 str(obs.status),
                 str(obs.relation) if obs.relation else "-",
-                _where_cell(obs),
+                _where_cell(obs, image),
             ),
             _tone(obs),
         )
         for obs in report.sources
     )
     notes = tuple(
-        Note(obs.id, _note_text(obs), _tone(obs)) for obs in report.sources if _has_note(obs)
+        Note(obs.id, _note_text(obs, image), _tone(obs)) for obs in report.sources if _has_note(obs)
     )
-    image = report.context.get("image")
     return Screen(
         title=f"truedigest verify {image}" if isinstance(image, str) else "truedigest verify",
         columns=(
