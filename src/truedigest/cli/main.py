@@ -8,9 +8,10 @@ imports click. Heavy imports (httpx, rich) happen inside the commands so that
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -46,6 +47,33 @@ class _Group(click.Group):
                 code = _exit_status(exc.code)
             code = streams.settle(code, talk.print_error)
         sys.exit(code)
+
+    def _main_shell_completion(
+        self,
+        ctx_args: MutableMapping[str, Any],
+        prog_name: str,
+        complete_var: str | None = None,
+    ) -> None:
+        """Click's shell completion (`_TRUEDIGEST_COMPLETE=bash_source truedigest`), its
+        text written as text: click writes bytes, which the guarded stdout refuses."""
+        from click.shell_completion import get_completion_class
+
+        if complete_var is None:
+            complete_var = "_{}_COMPLETE".format(prog_name.replace("-", "_").replace(".", "_"))
+        instruction = os.environ.get(complete_var.upper())
+        if not instruction:
+            return
+        shell, _, action = instruction.partition("_")
+        comp_cls = get_completion_class(shell)
+        if comp_cls is None or action not in ("source", "complete"):
+            raise click.UsageError(
+                f"{complete_var.upper()}={instruction!r}: expected bash, zsh or fish "
+                "followed by _source or _complete (e.g. bash_source)"
+            )
+        comp = comp_cls(self, ctx_args, prog_name, complete_var.upper())
+        text = comp.source() if action == "source" else comp.complete() + "\n"
+        click.echo(text, nl=False)
+        sys.exit(0)
 
     def _main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False

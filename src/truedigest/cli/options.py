@@ -234,6 +234,9 @@ def output_option(choices: Sequence[OutputFormat], default: OutputFormat) -> Cal
         show_default=True,
         envvar="TRUEDIGEST_OUTPUT",
         callback=pick,
+        shell_complete=lambda _ctx, _param, incomplete: [
+            str(c) for c in allowed if c.startswith(incomplete)
+        ],
         help="Output format.",
     )
 
