@@ -88,6 +88,7 @@ REFERRER_KEYS = {"digest", "artifact_type", "media_type"}
 WHATIS_KEYS = {"schema", "digest", "repository", "kind", "platform", "tags", "parents"}
 # Keys added beyond DESIGN §4 (allowed: "more keys may be added"); pinned so drift shows.
 INSPECT_EXTRA = {
+    "schema_version",
     "registry",
     "repository",
     "tag",

@@ -24,6 +24,7 @@ from truedigest.oci.manifest import (
     Platform,
 )
 from truedigest.oci.reference import ImageRef
+from truedigest.oci.schema1 import LEGACY_LABEL
 
 
 class Kind(StrEnum):
@@ -90,10 +91,16 @@ def needs_config_platform(graph: TagGraph, manifest: Manifest) -> bool:
 
 
 def classify_manifest(
-    graph: TagGraph, manifest: Manifest, *, config_platform: Platform | None = None
+    graph: TagGraph,
+    manifest: Manifest,
+    *,
+    config_platform: Platform | None = None,
+    config_missing: bool = False,
 ) -> WhatIs:
     """An index, an attestation, or an image manifest (with `config_platform` when
-    `needs_config_platform` asked for it)."""
+    `needs_config_platform` asked for it; `config_missing` when the registry has no
+    such config blob: still a manifest, one nobody can pull). Schema 1 (legacy) has
+    no config: its platform is its `architecture`."""
     digest = manifest.digest
     entries = graph.parents.get(digest, [])
     parents = tuple(dict.fromkeys(parent for parent, _ in entries))
@@ -131,13 +138,21 @@ def classify_manifest(
             attests=attests,
         )
     platform = single_platform(d.platform for _, d in entries)
-    if platform is None and facts.config_media_type in IMAGE_CONFIG_TYPES:
+    if platform is None and facts.legacy:
+        platform = facts.platform
+    elif platform is None and facts.config_media_type in IMAGE_CONFIG_TYPES:
         platform = config_platform
     shown = f"{platform} " if platform is not None else ""
+    legacy = f"{LEGACY_LABEL} " if facts.legacy else ""
     if parents:
-        what = f"the {shown}platform manifest of index {', '.join(map(str, parents))}"
+        what = f"the {shown}platform {legacy}manifest of index {', '.join(map(str, parents))}"
     else:
-        what = f"a single-platform {shown}manifest"
+        what = f"a single-platform {shown}{legacy}manifest"
+    if config_missing:
+        where += (
+            f"; its config blob {facts.config_digest} is missing from the registry "
+            "(the image cannot be pulled)"
+        )
     return replace(result, detail=what + where, platform=platform)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from truedigest.errors import ExitCode, TruedigestError
+from truedigest.errors import ExitCode, RegistryError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
     ATTESTATION_DIGEST_KEY,
@@ -59,27 +59,43 @@ class ManifestFacts:
     artifact_type: str | None = None
     subject: Digest | None = None
     predicate_types: tuple[str, ...] = ()
+    schema_version: int = 2
+    """1 for a legacy Docker schema 1 manifest (no config blob; layers without sizes)."""
+    problems: tuple[str, ...] = ()
+    """Parts of the manifest that cannot be read (a malformed config descriptor …):
+    the rest is still told; `inspect` exits 3."""
 
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_MEDIA_TYPES
+
+    @property
+    def legacy(self) -> bool:
+        return self.schema_version == 1
 
 
 def manifest_facts(manifest: Manifest, config: Mapping[str, object] | None = None) -> ManifestFacts:
     """Facts from the manifest bytes, completed by its parsed config when given.
 
     created/revision/source: the manifest's annotations win, then the config's
-    labels; `created` finally falls back to the config's own `created`.
+    labels; `created` finally falls back to the config's own `created`. Schema 1 has
+    no config blob: its newest history entry stands in, and its platform is its
+    `architecture`. A config or subject descriptor that cannot be read is a problem
+    on the facts, not an exception.
     """
+    problems: list[str] = []
+    legacy = manifest.schema_version == 1
+    if legacy and config is None:
+        config = manifest.legacy_config
     annotations = manifest.annotations
     labels = _config_labels(config)
     created = annotations.get(CREATED) or labels.get(CREATED)
     if created is None and config is not None:
         raw = config.get("created")
         created = raw if isinstance(raw, str) and raw else None
-    cfg = manifest.config
+    cfg = _part(manifest, "config", problems)
     layers = manifest.layers
-    subject = manifest.subject
+    subject = _part(manifest, "subject", problems)
     artifact_type = manifest.json.get("artifactType")
     predicate_types = tuple(
         dict.fromkeys(
@@ -88,6 +104,10 @@ def manifest_facts(manifest: Manifest, config: Mapping[str, object] | None = Non
             if PREDICATE_TYPE_KEY in layer.annotations
         )
     )
+    if legacy:
+        platform = manifest.legacy_platform
+    else:
+        platform = Platform.from_json(config) if config is not None else None
     return ManifestFacts(
         digest=manifest.digest,
         media_type=manifest.media_type,
@@ -96,22 +116,33 @@ def manifest_facts(manifest: Manifest, config: Mapping[str, object] | None = Non
         config_digest=cfg.digest if cfg is not None else None,
         config_media_type=cfg.media_type if cfg is not None else None,
         layers=len(layers),
-        layers_size=sum(layer.size for layer in layers),
+        layers_size=sum(max(layer.size, 0) for layer in layers),
         created=created,
         revision=annotations.get(REVISION) or labels.get(REVISION),
         source=annotations.get(SOURCE) or labels.get(SOURCE),
-        platform=Platform.from_json(config) if config is not None else None,
+        platform=platform,
         artifact_type=artifact_type if isinstance(artifact_type, str) else None,
         subject=subject.digest if subject is not None else None,
         predicate_types=predicate_types,
+        schema_version=manifest.schema_version,
+        problems=tuple(problems),
     )
+
+
+def _part(manifest: Manifest, name: str, problems: list[str]) -> Descriptor | None:
+    """`manifest.config` or `manifest.subject`; None (and a problem) when malformed."""
+    try:
+        return manifest.config if name == "config" else manifest.subject
+    except RegistryError as exc:
+        problems.append(f"{name}: {exc.message}")
+        return None
 
 
 def looks_like_attestation(manifest: Manifest) -> bool:
     """An in-toto/DSSE payload manifest, or an artifact that names a `subject`."""
     if manifest.is_index:
         return False
-    if manifest.subject is not None:
+    if _part(manifest, "subject", []) is not None:
         return True
     layers = manifest.layers
     return bool(layers) and all(
@@ -124,7 +155,7 @@ def has_image_config(manifest: Manifest) -> bool:
     """Worth a config GET: an image (not an attestation or artifact) with an image config."""
     if manifest.is_index or looks_like_attestation(manifest):
         return False
-    config = manifest.config
+    config = _part(manifest, "config", [])
     return config is not None and config.media_type in IMAGE_CONFIG_TYPES
 
 

@@ -1,8 +1,9 @@
 """`inspect`: what an image is made of, read from the registry.
 
 Fetches concurrently on a bounded pool (the client bounds requests per host). A
-part that cannot be read (a dangling child, a config, referrers) is data on the
-`Inspection`, not an exception: the caller prints what was found and exits 3.
+part that cannot be read (a dangling child, a config missing or with a malformed
+descriptor, referrers) is data on the `Inspection`, not an exception: the caller
+prints what was found and exits 3.
 Only the top-level object missing raises `NotFoundError` (exit 10). The facts
 themselves are read by `truedigest.core.facts`.
 """
@@ -61,9 +62,13 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
                     refs = outcome(rfut, errors, f"referrers of {desc.digest}") or []
                 if error is not None:
                     errors.append(f"child {desc.digest}: {error}")
+                problems = child_facts.problems if child_facts is not None else ()
+                errors.extend(f"child {desc.digest}: {p}" for p in problems)
                 nodes.append(ChildNode(desc, child_facts, tuple(refs), error))
             children = tuple(nodes)
         referrers = outcome(top_referrers, errors, f"referrers of {top.digest}") or []
+    # a part of the top manifest that cannot be read: the rest is printed, exit 3
+    errors[:0] = facts.problems
     return Inspection(ref, facts, children, tuple(referrers), tuple(errors))
 
 

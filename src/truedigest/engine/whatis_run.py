@@ -2,9 +2,10 @@
 
 Requests here, rules in `truedigest.core.classify`: GET the digest as a manifest,
 else HEAD it as a blob; then list and resolve every tag, fetch nested indexes,
-and fetch child manifests only when looking for a blob's owner. A tag or
-manifest that cannot be read is recorded on the answer (exit 3), not raised;
-`absent` (exit 10) is a kind, not an exception.
+and fetch child manifests only when looking for a blob's owner. A tag, manifest
+or config that cannot be read is recorded on the answer (exit 3), not raised; a
+manifest whose config blob is gone is a manifest that says so; `absent` (exit 10)
+is a kind, not an exception.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from truedigest.errors import (
     TruedigestError,
 )
 from truedigest.oci.digest import Digest
-from truedigest.oci.manifest import Manifest
+from truedigest.oci.manifest import Manifest, Platform
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import RegistryClient
 
@@ -72,10 +73,25 @@ def whatis(
         return _classify_blob_in(client, repo, digest, workers)
     with fetch_pool(client, workers) as pool:
         graph = _walk(client, repo, pool)
-        platform = None
-        if needs_config_platform(graph, manifest):
-            platform = client.config_platform(repo, manifest)
-        return classify_manifest(graph, manifest, config_platform=platform)
+    platform, missing = None, False
+    if needs_config_platform(graph, manifest):
+        platform, missing = _config_platform(client, repo, graph, manifest)
+    return classify_manifest(graph, manifest, config_platform=platform, config_missing=missing)
+
+
+def _config_platform(
+    client: RegistryClient, repo: ImageRef, graph: TagGraph, manifest: Manifest
+) -> tuple[Platform | None, bool]:
+    """The config's platform, and whether the config blob is missing (the manifest is
+    still a manifest); a config that cannot be read is a walk error (exit 3)."""
+    try:
+        return client.config_platform(repo, manifest), False
+    except NotFoundError:
+        return None, True
+    except TruedigestError as exc:
+        config = manifest.config
+        graph.add_error(WalkError(None, config.digest if config else None, exc.message))
+        return None, False
 
 
 def _classify_blob_in(

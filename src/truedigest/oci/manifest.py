@@ -7,7 +7,9 @@ from typing import Any
 
 from truedigest.base import jsonutil
 from truedigest.errors import InvalidDigestError, InvalidReferenceError, RegistryError
+from truedigest.oci import schema1
 from truedigest.oci.digest import Digest
+from truedigest.oci.schema1 import SCHEMA1, SCHEMA1_MEDIA_TYPES, SCHEMA1_SIGNED
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -21,7 +23,11 @@ _SHORT_MEDIA_TYPES = {
     OCI_MANIFEST: "OCI manifest",
     DOCKER_LIST: "Docker manifest list",
     DOCKER_MANIFEST: "Docker manifest",
+    SCHEMA1_SIGNED: "Docker schema 1 manifest (legacy, signed)",
+    SCHEMA1: "Docker schema 1 manifest (legacy)",
 }
+LEGACY_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+"""What a schema 1 `fsLayers` entry is (schema 1 names neither media types nor sizes)."""
 ATTESTATION_TYPE_KEY = "vnd.docker.reference.type"
 ATTESTATION_DIGEST_KEY = "vnd.docker.reference.digest"
 CREATED = "org.opencontainers.image.created"
@@ -30,7 +36,7 @@ CREATED = "org.opencontainers.image.created"
 
 def short_media_type(media_type: str) -> str | None:
     """`OCI index` for `application/vnd.oci.image.index.v1+json` (for text output);
-    None for a type that is not one of the four manifest types."""
+    None for a type that is not a manifest type (the four, and schema 1's two)."""
     return _SHORT_MEDIA_TYPES.get(media_type)
 
 
@@ -41,16 +47,19 @@ def manifest_media_type(data: dict[str, Any], content_type: str, shown: str) -> 
     types), the body's own `mediaType`, and its shape (`manifests` for an index,
     `config` for a manifest). A disagreement means the registry (or something in
     front of it) lies about what it serves: RegistryError, exit 3 (could not
-    check), never "absent". Without a declared type the shape decides.
+    check), never "absent". Without a declared type the shape decides. A Docker
+    schema 1 body (`schemaVersion` 1) is legacy: served under a modern Content-Type,
+    it is a lie; else `schema1.media_type_of` names it.
     """
     body_type = data.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
         raise RegistryError(f"{shown}: the manifest's mediaType is not a string")
-    if data.get("schemaVersion") == 1:
-        raise RegistryError(
-            f"{shown}: the registry served a Docker schema 1 manifest",
-            hint="schema 1 is deprecated and has no stable digest; re-push the image",
-        )
+    if schema1.is_schema1(data):
+        if content_type in MANIFEST_MEDIA_TYPES:
+            raise _lie(shown, f"Content-Type says {content_type} but the body is schema 1")
+        return schema1.media_type_of(data, content_type, shown)
+    if content_type in SCHEMA1_MEDIA_TYPES:
+        raise _lie(shown, f"Content-Type says {content_type} but the body is not schema 1")
     has_index = "manifests" in data
     has_manifest = "config" in data or "layers" in data
     if has_index and has_manifest:
@@ -169,22 +178,38 @@ class Descriptor:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """A manifest exactly as served: the bytes and what they hash to."""
+    """A manifest exactly as served: the bytes and what they hash to.
+
+    `payload` is set for a signed Docker schema 1 manifest only: the JWS payload its
+    digest hashes (`schema1.jws_payload`); its facts are read from the payload, and
+    its size is the payload's (as a descriptor of it would say).
+    """
 
     repository: str
     media_type: str
     body: bytes = field(repr=False)
     digest: Digest
     header_digest: Digest | None = None
+    payload: bytes | None = field(default=None, repr=False)
+
+    @property
+    def hashed(self) -> bytes:
+        """The bytes `digest` is the hash of."""
+        return self.body if self.payload is None else self.payload
 
     @property
     def size(self) -> int:
-        return len(self.body)
+        return len(self.hashed)
+
+    @property
+    def schema_version(self) -> int:
+        """1 for a legacy Docker schema 1 manifest, else 2."""
+        return 1 if self.media_type in SCHEMA1_MEDIA_TYPES else 2
 
     @property
     def json(self) -> dict[str, Any]:
         try:
-            data = jsonutil.loads(self.body)
+            data = jsonutil.loads(self.hashed)
         except ValueError as exc:
             raise RegistryError(f"manifest {self.digest} is not valid JSON") from exc
         if not isinstance(data, dict):
@@ -208,7 +233,7 @@ class Manifest:
 
     @property
     def config(self) -> Descriptor | None:
-        if self.is_index:
+        if self.is_index or self.schema_version == 1:
             return None
         cfg = self.json.get("config")
         return None if cfg is None else Descriptor.from_json(cfg, f"manifest {self.digest}")
@@ -217,10 +242,48 @@ class Manifest:
     def layers(self) -> list[Descriptor]:
         if self.is_index:
             return []
+        if self.schema_version == 1:
+            return self._fs_layers()
         items = self.json.get("layers")
         if not isinstance(items, list):
             return []
         return [Descriptor.from_json(item, f"manifest {self.digest}") for item in items]
+
+    def _fs_layers(self) -> list[Descriptor]:
+        """Schema 1 `fsLayers` as listed (newest first); size -1: schema 1 names none."""
+        items = self.json.get("fsLayers")
+        layers = []
+        for item in items if isinstance(items, list) else []:
+            blob = item.get("blobSum") if isinstance(item, dict) else None
+            if not isinstance(blob, str):
+                raise RegistryError(f"manifest {self.digest}: an fsLayers entry has no blobSum")
+            try:
+                digest = Digest.parse(blob)
+            except InvalidDigestError as exc:
+                raise RegistryError(f"malformed blobSum in manifest {self.digest}") from exc
+            layers.append(Descriptor(LEGACY_LAYER, digest, -1))
+        return layers
+
+    @property
+    def legacy_config(self) -> dict[str, Any] | None:
+        """Schema 1: the newest history entry's image config (`v1Compatibility`)."""
+        return schema1.v1_compatibility(self.json) if self.schema_version == 1 else None
+
+    @property
+    def legacy_platform(self) -> Platform | None:
+        """Schema 1: `architecture`, on the os the newest history entry names, else linux."""
+        if self.schema_version != 1:
+            return None
+        arch = self.json.get("architecture")
+        if not isinstance(arch, str) or not arch:
+            return None
+        compat = self.legacy_config or {}
+        os_, variant = compat.get("os"), compat.get("variant")
+        return Platform(
+            os_ if isinstance(os_, str) and os_ else "linux",
+            arch,
+            variant if isinstance(variant, str) and variant else None,
+        )
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -230,6 +293,18 @@ class Manifest:
     def subject(self) -> Descriptor | None:
         sub = self.json.get("subject")
         return None if sub is None else Descriptor.from_json(sub, f"manifest {self.digest}")
+
+
+def fallback_referrers(index: Manifest, subject: Digest) -> list[Descriptor]:
+    """The referrers a `<alg>-<hex>` fallback tag lists for `subject`, when it holds an
+    OCI index of referrers: not the subject itself (GitLab resolves the tag to the
+    digest), and not an image index (entries for a platform, or attestations)."""
+    if index.media_type != OCI_INDEX or subject.verify(index.hashed):
+        return []
+    children = index.children
+    if any(c.is_attestation or (c.platform and not c.platform.is_unknown) for c in children):
+        return []
+    return [c for c in children if c.digest != subject]
 
 
 def _str_dict(obj: object) -> dict[str, str]:

@@ -19,7 +19,7 @@ from truedigest.errors import (
     PlatformNotFoundError,
     RegistryError,
 )
-from truedigest.oci import taglist
+from truedigest.oci import schema1, taglist
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
     INDEX_MEDIA_TYPES,
@@ -28,6 +28,7 @@ from truedigest.oci.manifest import (
     Descriptor,
     Manifest,
     Platform,
+    fallback_referrers,
     manifest_media_type,
 )
 from truedigest.oci.reference import ImageRef
@@ -36,7 +37,11 @@ from truedigest.oci.taglist import DEFAULT_MAX_PAGES as DEFAULT_MAX_PAGES
 from truedigest.oci.taglist import DEFAULT_MAX_TAGS as DEFAULT_MAX_TAGS
 from truedigest.oci.transport import MANIFEST_LIMIT, Limit, Response
 
-ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
+ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES + schema1.SCHEMA1_MEDIA_TYPES)
+"""The four manifest types, then legacy schema 1 last (as docker and containers/image
+send it): a registry that serves only what is accepted still answers for a schema 1
+tag, and distribution, which converts to schema 1 only when no schema 2 type is
+accepted, serves what it stores."""
 CONFIG_CAP = 4 * 1024 * 1024
 
 
@@ -56,6 +61,11 @@ class Resolved:
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_MEDIA_TYPES
+
+    @property
+    def schema_version(self) -> int:
+        """1 for a legacy Docker schema 1 manifest, else 2."""
+        return 1 if self.media_type in schema1.SCHEMA1_MEDIA_TYPES else 2
 
 
 class RegistryClient(RegistrySession):
@@ -83,26 +93,27 @@ class RegistryClient(RegistrySession):
         if not resp.body:
             raise RegistryError(f"{shown}: the registry answered 200 with an empty manifest body")
         header = _header_digest(resp, shown)
+        media_type = _media_type(resp, shown)
+        # signed schema 1: the digest is the JWS payload's (the signatures change per GET)
+        payload = (
+            schema1.jws_payload(resp.body, shown)
+            if media_type in schema1.SCHEMA1_MEDIA_TYPES
+            else None
+        )
+        hashed = resp.body if payload is None else payload
         # hash with the algorithm the reference or the header names: one reference, one answer
         algorithm = wanted.algorithm if wanted else header.algorithm if header else "sha256"
-        computed = Digest.of_bytes(resp.body, algorithm)
-        if header is not None and not header.verify(resp.body):
+        computed = Digest.of_bytes(hashed, algorithm)
+        if header is not None and not header.verify(hashed):
             raise DigestMismatchError(
                 f"{shown}: Docker-Content-Digest header says {header} "
-                f"but the body hashes to {Digest.of_bytes(resp.body, header.algorithm)}"
+                f"but the body hashes to {Digest.of_bytes(hashed, header.algorithm)}"
             )
         if wanted is not None and computed != wanted:
             raise DigestMismatchError(
                 f"{shown}: asked for {wanted} but the body hashes to {computed}"
             )
-        media_type = _media_type(resp, shown)
-        return Manifest(
-            repository=ref.repository,
-            media_type=media_type,
-            body=resp.body,
-            digest=computed,
-            header_digest=header,
-        )
+        return Manifest(ref.repository, media_type, resp.body, computed, header, payload)
 
     def _head(self, ref: ImageRef, target: str) -> tuple[Response, Digest | None] | None:
         """HEAD a manifest: the response and its (well-formed) digest header; None on 404."""
@@ -204,6 +215,7 @@ class RegistryClient(RegistrySession):
         resp, header = got
         length = resp.headers.get("content-length", "")
         media_type = resp.headers.get("content-type", "").split(";")[0].strip()
+        # schema 1 is not trusted here: its size is its payload's, which only a GET tells
         if header is None or not length.isdigit() or media_type not in MANIFEST_MEDIA_TYPES:
             return None
         if ref.digest is not None and header != ref.digest:
@@ -259,6 +271,9 @@ class RegistryClient(RegistrySession):
         return data if isinstance(data, dict) else None
 
     def config_platform(self, ref: ImageRef, manifest: Manifest) -> Platform | None:
+        """The config's os/arch; schema 1 (no config blob): its `architecture`."""
+        if manifest.schema_version == 1:
+            return manifest.legacy_platform
         config = self.get_config(ref, manifest)
         return Platform.from_json(config) if config is not None else None
 
@@ -300,7 +315,7 @@ class RegistryClient(RegistrySession):
             index = self.get_manifest(ref, digest.encoded_tag)
         except NotFoundError:
             return []
-        return index.children if index.is_index else []
+        return fallback_referrers(index, digest)
 
 
 def select_platform(index: Manifest, platform: Platform, shown: str) -> Descriptor:

@@ -47,7 +47,7 @@ def _image_keys(facts: ManifestFacts | None, *, index: bool = False) -> dict[str
     return {
         "config_digest": _opt(facts.config_digest),
         "layers": None if index else facts.layers,
-        "layers_size": None if index else facts.layers_size,
+        "layers_size": None if index or facts.legacy else facts.layers_size,
         "created": facts.created,
         "revision": facts.revision,
         "source": facts.source,
@@ -84,6 +84,7 @@ def inspect_document(result: Inspection) -> dict[str, Any]:
         "kind": "index" if facts.is_index else "manifest",
         "digest": str(facts.digest),
         "media_type": facts.media_type,
+        "schema_version": facts.schema_version,
         "size": facts.size,
         "annotations": dict(facts.annotations),
     }
@@ -193,7 +194,9 @@ def _add_annotations(node: Node, annotations: dict[str, str]) -> None:
 def _add_image_facts(node: Node, facts: ManifestFacts) -> None:
     if facts.config_digest is not None:
         node.add(f"config: {facts.config_digest}")
-    if not facts.is_index:
+    if facts.legacy:
+        node.add(f"layers: {facts.layers} (schema 1 lists no sizes)")
+    elif not facts.is_index:
         node.add(f"layers: {facts.layers}, {size_text(facts.layers_size)}")
     for name, value in (
         ("created", facts.created),

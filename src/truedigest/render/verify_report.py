@@ -45,6 +45,7 @@ def resolve_document(resolved: Resolved) -> dict[str, Any]:
         "tag": ref.tag,
         "digest": str(resolved.digest),
         "media_type": resolved.media_type,
+        "schema_version": resolved.schema_version,
         "size": resolved.size,
         "header_digest": str(resolved.header_digest) if resolved.header_digest else None,
         "platform": str(resolved.platform) if resolved.platform else None,

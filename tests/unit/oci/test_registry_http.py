@@ -44,6 +44,7 @@ from truedigest.oci.manifest import (
 )
 from truedigest.oci.reference import ImageRef, parse_reference
 from truedigest.oci.registry import RegistryClient
+from truedigest.oci.schema1 import SCHEMA1_MEDIA_TYPES as SCHEMA1_TYPES
 
 REG = "reg.example"
 BASE = f"https://{REG}"
@@ -241,7 +242,8 @@ def test_resolve_is_one_get_hashing_the_bytes(
     assert resolved.manifest.body == MANIFEST
     assert client.requests_made == 1
     accept = route.calls.last.request.headers["Accept"]
-    assert [part.strip() for part in accept.split(",")] == list(MANIFEST_MEDIA_TYPES)
+    # the four manifest types first; legacy schema 1 last, as docker and containers/image
+    assert [part.strip() for part in accept.split(",")] == [*MANIFEST_MEDIA_TYPES, *SCHEMA1_TYPES]
     assert "Authorization" not in route.calls.last.request.headers
 
 
