@@ -101,3 +101,36 @@ def test_inspect_absent_tag_raises(fake: MemoryRegistry, client: RegistryClient)
     seed(fake)
     with pytest.raises(NotFoundError):
         inspect(client, parse_reference(f"{REG}/{REPO}:nope"))
+
+
+def test_inspect_of_a_manifest_with_an_empty_config_digest_prints_the_rest(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    """containers/image's ociv1.artifact.json: `"digest": ""` in the config (issue 9)."""
+    body = canonical_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.custom.artifact.config.v1+json",
+                "digest": "",
+                "size": 0,
+            },
+            "layers": None,
+            "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
+        }
+    )
+    fake.add_manifest(body, OCI_MANIFEST, "artifact")
+
+    result = inspect(client, parse_reference(f"{REG}/{REPO}:artifact"))
+
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert [e.split(":")[0] for e in result.errors] == ["config"]
+    doc = inspect_document(result)
+    assert (doc["config_digest"], doc["layers"], doc["created"]) == (
+        None,
+        0,
+        "2024-01-01T00:00:00Z",
+    )
+    assert doc["errors"] == list(result.errors)
+    assert not [c for c in fake.calls if "/blobs/" in c]

@@ -183,3 +183,67 @@ def test_print_tree_plain_when_piped_rich_on_a_terminal(
     assert "\x1b" not in piped.getvalue()
     assert "├── " in tty.getvalue()
     assert s.arm64.digest in tty.getvalue()
+
+
+# -- issue 9: a config that is gone, and a legacy schema 1 tag beside the rest ------------
+
+
+def test_whatis_manifest_whose_config_is_gone_is_a_manifest(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    image = build_image(REPO, salt="no-config")
+    fake.add_image(image, "broken")
+    del fake.blobs[image.config_digest]
+
+    result = classify(client, image.digest)
+
+    assert (result.kind, result.tags, result.exit_code) == (Kind.MANIFEST, ("broken",), ExitCode.OK)
+    assert f"config blob {image.config_digest} is missing" in result.detail
+    assert result.platform is None
+
+
+def test_whatis_config_that_cannot_be_read_is_exit_3_with_the_answer(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    image = build_image(REPO, salt="config-500")
+    fake.add_image(image, "flaky")
+    fake.failing.add(f"/v2/{REPO}/blobs/{image.config_digest}")
+
+    result = classify(client, image.digest)
+
+    assert (result.kind, result.exit_code) == (Kind.MANIFEST, ExitCode.UNAVAILABLE)
+    assert [str(e.digest) for e in result.errors] == [image.config_digest]
+
+
+SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+
+
+def _schema1(arch: str) -> bytes:
+    return canonical_json(
+        {
+            "schemaVersion": 1,
+            "name": REPO,
+            "tag": "old",
+            "architecture": arch,
+            "fsLayers": [{"blobSum": sha256_digest(b"legacy layer")}],
+            "history": [{"v1Compatibility": '{"os": "linux"}'}],
+        }
+    )
+
+
+def test_whatis_in_a_repository_with_a_schema1_tag(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+    legacy = fake.add_manifest(_schema1("s390x"), SCHEMA1, "old")
+    fake.blobs[sha256_digest(b"legacy layer")] = b"legacy layer"
+
+    index = classify(client, s.index_digest)
+    old = classify(client, legacy)
+    layer = classify(client, sha256_digest(b"legacy layer"))
+
+    assert (index.kind, index.exit_code, index.errors) == (Kind.INDEX, ExitCode.OK, ())
+    assert (old.kind, str(old.platform), old.tags) == (Kind.MANIFEST, "linux/s390x", ("old",))
+    assert "legacy Docker schema 1" in old.detail
+    assert old.exit_code == ExitCode.OK
+    assert (layer.kind, [str(p) for p in layer.parents]) == (Kind.LAYER, [legacy])
