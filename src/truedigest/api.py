@@ -156,6 +156,11 @@ def verify(
         wait=wait,
         interval=interval,
     )
+    if plan.compares_nothing:
+        raise UsageError(
+            f"nothing to compare: {refs[0]} is the only source",
+            hint="add a second image, a CP with a template, a build output or a pin file",
+        )
     options = _options(plain_http, insecure, ca_file, timeout).with_wait(wait)
     with _client(options, refs) as client:
         return run_verify(plan, client)

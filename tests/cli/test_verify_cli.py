@@ -358,7 +358,9 @@ def test_github_output_when_the_registry_fails(fake: Fake, tmp_path: Path) -> No
     fake.registry_status = 500
     out = tmp_path / "out"
 
-    result = fake.invoke(["--image", REF], {"GITHUB_OUTPUT": str(out)})
+    result = fake.invoke(
+        ["--image", REF, "--image", f"{REG}/{REPO}:v2"], {"GITHUB_OUTPUT": str(out)}
+    )
 
     assert result.exit_code == 3, result.output
     assert out.read_text() == "verdict=unavailable\n"
@@ -366,7 +368,7 @@ def test_github_output_when_the_registry_fails(fake: Fake, tmp_path: Path) -> No
 
 def test_github_output_unwritable_is_a_usage_error(fake: Fake, tmp_path: Path) -> None:
     result = fake.invoke(
-        ["--image", REF, "--github-output", str(tmp_path / "no" / "such" / "file")]
+        ["--image", REF, *cp(), "--github-output", str(tmp_path / "no" / "such" / "file")]
     )
 
     assert result.exit_code == 2, result.output

@@ -152,8 +152,6 @@ def verify(
         click.echo("warning: --template selects CP pin rows; without --cp it is unused", err=True)
     images = tuple(dict.fromkeys(images))  # one source per tag: ids stay unique
     claim = build.read(images[0]) if build is not None else None
-    _check_writable(github_output, "--github-output")
-    _check_writable(summary_file, "--summary-file")
     plan = VerifyPlan(
         images=images,
         platform=platform,
@@ -166,6 +164,10 @@ def verify(
         wait=wait,
         interval=interval,
     )
+    if plan.compares_nothing:
+        raise _nothing_to_compare(images[0], "--git-sha" if git_sha else None)
+    _check_writable(github_output, "--github-output")
+    _check_writable(summary_file, "--summary-file")
 
     def on_round(n: int, agree: bool) -> None:
         if wait and not agree:
@@ -208,6 +210,17 @@ def verify(
         written &= _append(summary_file, out.markdown(report) + "\n", "--summary-file")
     # A report that could not be delivered is not a pass; a failure verdict stands as is.
     sys.exit(report.exit_code or (ExitCode.OK if written else ExitCode.UNAVAILABLE))
+
+
+def _nothing_to_compare(image: ImageRef, unused: str | None) -> UsageError:
+    """`verify --image X` alone would report "all 1 sources agree": say what to add."""
+    return UsageError(
+        f"nothing to compare: --image {image} is the only source"
+        + (f" ({unused} is checked against CP pin rows only)" if unused else ""),
+        hint="add a second --image, --cp NAME=URL with --template, a build output "
+        "(--build-digest, --build-metadata, …) or --pin-file FILE; "
+        "`truedigest resolve REF` prints the digest alone",
+    )
 
 
 def _is_commit_sha(text: str) -> bool:

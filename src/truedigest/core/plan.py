@@ -40,6 +40,13 @@ class VerifyPlan:
     interval: float = 5.0
 
     @property
+    def compares_nothing(self) -> bool:
+        """One image and no CP, build output or pin file: no second source to compare."""
+        return (
+            len(set(self.images)) < 2 and not self.cps and self.build is None and not self.pin_files
+        )
+
+    @property
     def expected_git_sha(self) -> str | None:
         """--git-sha, else the commit of a `sha-<hex>` tag among the images."""
         if self.git_sha:
