@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Literal, assert_never
 import click
 
 from truedigest.cli import talk
-from truedigest.cli.options import ImageRefParam, output_option, registry_options, verbose_option
+from truedigest.cli.options import (
+    ImageRefParam,
+    output_option,
+    quiet_option,
+    registry_options,
+    verbose_option,
+)
 from truedigest.cli.wiring import session
 from truedigest.render.formats import OutputFormat
 
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
 @click.argument("ref", type=ImageRefParam())
 @output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
 @registry_options
+@quiet_option
 @verbose_option
 def inspect(
     ref: ImageRef,
@@ -40,13 +47,14 @@ def inspect(
 
     with session(client_options, [ref]) as client:
         result = inspect_run.inspect(client, ref)
-    match output:
-        case OutputFormat.JSON:
-            out.print_json(fout.inspect_document(result))
-        case OutputFormat.TEXT:
-            fout.print_tree(fout.inspect_tree(result))
-        case _:
-            assert_never(output)
+    if not talk.quiet():
+        match output:
+            case OutputFormat.JSON:
+                out.print_json(fout.inspect_document(result))
+            case OutputFormat.TEXT:
+                fout.print_tree(fout.inspect_tree(result))
+            case _:
+                assert_never(output)
     talk.warn_unread(result.errors)
     sys.exit(result.exit_code)
 

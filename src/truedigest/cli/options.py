@@ -103,6 +103,21 @@ verbose_option = click.option(
 )
 
 
+def _quiet_callback(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    talk.set_quiet(value)
+    return value
+
+
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    expose_value=False,
+    callback=_quiet_callback,
+    help="Print no report and no verdict: the exit code is the answer (errors still print).",
+)
+
+
 def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--plain-http, --insecure, --ca-file, --timeout (also TRUEDIGEST_<OPTION>).
 
@@ -249,6 +264,7 @@ __all__ = [
     "SecondsParam",
     "cp_options",
     "output_option",
+    "quiet_option",
     "registry_options",
     "verbose_option",
 ]

@@ -13,6 +13,7 @@ from truedigest.cli.options import (
     ImageRefParam,
     cp_options,
     output_option,
+    quiet_option,
     registry_options,
     verbose_option,
 )
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 )
 @output_option([OutputFormat.TABLE, OutputFormat.JSON], OutputFormat.TABLE)
 @registry_options
+@quiet_option
 @verbose_option
 def pins(
     cps: tuple[str, ...],
@@ -81,15 +83,16 @@ def pins(
     with session(client_options, [repo]) as client:
         audit = audit_pins(plan, client)
     shown = False  # a terminal table ends with the verdict line itself
-    match output:
-        case OutputFormat.JSON:
-            out.print_json(aout.pins_document(audit))
-        case OutputFormat.TABLE:
-            shown = aout.print_pins(audit)
-        case _:
-            assert_never(output)
+    if not talk.quiet():
+        match output:
+            case OutputFormat.JSON:
+                out.print_json(aout.pins_document(audit))
+            case OutputFormat.TABLE:
+                shown = aout.print_pins(audit)
+            case _:
+                assert_never(output)
     if not shown:
-        talk.say(verdict_line(audit))
+        talk.summary(verdict_line(audit))
     sys.exit(audit.exit_code)
 
 

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 import click
 
+from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
     PlatformParam,
     output_option,
+    quiet_option,
     registry_options,
     verbose_option,
 )
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 )
 @output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
 @registry_options
+@quiet_option
 @verbose_option
 def resolve(
     ref: ImageRef,
@@ -52,6 +55,8 @@ def resolve(
 
     with session(client_options, [ref]) as client:
         resolved = client.resolve(ref, head=head, platform=platform)
+    if talk.quiet():
+        return
     match output:
         case OutputFormat.JSON:
             out.print_json(out.resolve_document(resolved))

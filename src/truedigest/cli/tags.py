@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Literal, assert_never
 import click
 
 from truedigest.cli import talk
-from truedigest.cli.options import ImageRefParam, output_option, registry_options, verbose_option
+from truedigest.cli.options import (
+    ImageRefParam,
+    output_option,
+    quiet_option,
+    registry_options,
+    verbose_option,
+)
 from truedigest.cli.wiring import session
 from truedigest.render.formats import OutputFormat
 
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
 )
 @output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
 @registry_options
+@quiet_option
 @verbose_option
 def tags(
     repo: ImageRef,
@@ -76,18 +83,21 @@ def tags(
         names, listed = tags_run.list_matching(
             client, repo, match, max_tags=max_tags, max_pages=max_pages
         )
-        with aout.tag_progress(len(names), enabled=aout.progress_wanted(output)) as tick:
+        with aout.tag_progress(
+            len(names), enabled=aout.progress_wanted(output) and not talk.quiet()
+        ) as tick:
             scan = tags_run.resolve_tags(
                 client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
             )
-    match output:
-        case OutputFormat.JSON:
-            out.print_json(aout.tags_document(scan))
-        case OutputFormat.TEXT:
-            aout.print_tags(scan)
-        case _:
-            assert_never(output)
-    talk.say(aout.tags_summary(scan))
+    if not talk.quiet():
+        match output:
+            case OutputFormat.JSON:
+                out.print_json(aout.tags_document(scan))
+            case OutputFormat.TEXT:
+                aout.print_tags(scan)
+            case _:
+                assert_never(output)
+    talk.summary(aout.tags_summary(scan))
     sys.exit(scan.exit_code)
 
 

@@ -14,6 +14,7 @@ import click
 from truedigest.errors import TruedigestError
 
 _VERBOSITY = [0]  # set by -v; read after click's context has closed (the catch point)
+_QUIET = [False]  # set by -q: no report, no verdict line (error lines still print)
 _DEFERRED: list[str] = []  # -v lines of a failed run, printed after its error line
 WARNINGS_SHOWN = 20  # unread parts named one per line; the rest are counted (all are in -o json)
 
@@ -21,6 +22,7 @@ WARNINGS_SHOWN = 20  # unread parts named one per line; the rest are counted (al
 def reset() -> None:
     """A new run: verbosity 0, nothing deferred."""
     _VERBOSITY[0] = 0
+    _QUIET[0] = False
     _DEFERRED.clear()
 
 
@@ -30,6 +32,21 @@ def raise_verbosity(value: int) -> None:
 
 def verbosity() -> int:
     return _VERBOSITY[0]
+
+
+def set_quiet(value: bool) -> None:
+    _QUIET[0] = _QUIET[0] or value
+
+
+def quiet() -> bool:
+    """-q: the run prints no report on stdout and no verdict or advice on stderr."""
+    return _QUIET[0]
+
+
+def summary(text: str) -> None:
+    """A verdict, progress or advice line on stderr (`say`), left out under -q."""
+    if not quiet():
+        say(text)
 
 
 def defer(line: str) -> None:
@@ -90,10 +107,13 @@ __all__ = [
     "in_actions",
     "print_diagnostic",
     "print_error",
+    "quiet",
     "raise_verbosity",
     "report",
     "reset",
     "say",
+    "set_quiet",
+    "summary",
     "verbosity",
     "warn_unread",
 ]

@@ -17,6 +17,7 @@ from truedigest.cli.options import (
     SecondsParam,
     cp_options,
     output_option,
+    quiet_option,
     registry_options,
     verbose_option,
 )
@@ -26,6 +27,7 @@ from truedigest.render.formats import OutputFormat
 from truedigest.sources import build as build_sources
 
 if TYPE_CHECKING:
+    from truedigest.model.observation import Report
     from truedigest.oci.reference import ImageRef
     from truedigest.oci.transport import ClientOptions
 
@@ -107,6 +109,7 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Append verdict= and digest= here [default: $GITHUB_OUTPUT].",
 )
 @registry_options
+@quiet_option
 @verbose_option
 def verify(
     images: tuple[ImageRef, ...],
@@ -171,30 +174,23 @@ def verify(
 
     def on_round(n: int, agree: bool) -> None:
         if wait and not agree:
-            click.echo(f"round {n}: not all sources agree yet; waiting {interval:g}s", err=True)
+            talk.summary(f"round {n}: not all sources agree yet; waiting {interval:g}s")
 
     # --wait extends the run's deadline by the time it may spend waiting.
     with session(client_options.with_wait(wait), images) as client:
         report = run_verify(plan, client, on_round=on_round)
     shown = False  # a terminal table ends with the verdict line itself
-    match output:
-        case OutputFormat.JSON:
-            out.print_json(report.to_json())
-        case OutputFormat.MARKDOWN:
-            click.echo(out.markdown(report), nl=False)
-        case OutputFormat.TABLE:
-            shown = out.print_verify_table(report)
-        case _:
-            assert_never(output)
+    if not talk.quiet():
+        shown = _print_report(report, output)
     if not shown:
-        talk.say(out.verdict_line(report))
+        talk.summary(out.verdict_line(report))
     if talk.verbosity() >= 1:  # why a relation is unknown (401, 429 …): the error behind it
         from truedigest.core.verdicts import relation_causes
 
         for line in relation_causes(report):
             talk.say(line)
     for hint in out.source_hints(report):
-        talk.say(f"hint: {hint}")
+        talk.summary(f"hint: {hint}")
     if talk.in_actions():  # stderr: never inside JSON or markdown on stdout; runners read both
         from truedigest.render import safeio
 
@@ -221,6 +217,25 @@ def _nothing_to_compare(image: ImageRef, unused: str | None) -> UsageError:
         "(--build-digest, --build-metadata, …) or --pin-file FILE; "
         "`truedigest resolve REF` prints the digest alone",
     )
+
+
+def _print_report(
+    report: Report,
+    output: Literal[OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN],
+) -> bool:
+    """True when the report itself showed the verdict line (the terminal table)."""
+    from truedigest.render import verify_report as out
+
+    match output:
+        case OutputFormat.JSON:
+            out.print_json(report.to_json())
+        case OutputFormat.MARKDOWN:
+            click.echo(out.markdown(report), nl=False)
+        case OutputFormat.TABLE:
+            return out.print_verify_table(report)
+        case _:
+            assert_never(output)
+    return False
 
 
 def _is_commit_sha(text: str) -> bool:

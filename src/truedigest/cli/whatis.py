@@ -12,6 +12,7 @@ from truedigest.cli.options import (
     DigestParam,
     ImageRefParam,
     output_option,
+    quiet_option,
     registry_options,
     verbose_option,
 )
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 )
 @output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
 @registry_options
+@quiet_option
 @verbose_option
 def whatis(
     digest: Any,
@@ -53,13 +55,14 @@ def whatis(
 
     with session(client_options, [repo]) as client:
         result = whatis_run.whatis(client, repo, digest)
-    match output:
-        case OutputFormat.JSON:
-            out.print_json(fout.whatis_document(result))
-        case OutputFormat.TEXT:
-            fout.print_tree(fout.whatis_tree(result))
-        case _:
-            assert_never(output)
+    if not talk.quiet():
+        match output:
+            case OutputFormat.JSON:
+                out.print_json(fout.whatis_document(result))
+            case OutputFormat.TEXT:
+                fout.print_tree(fout.whatis_tree(result))
+            case _:
+                assert_never(output)
     talk.warn_unread(result.errors)
     sys.exit(result.exit_code)
 
