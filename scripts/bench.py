@@ -1,4 +1,4 @@
-"""The benchmark behind `scripts/bench`: DESIGN §8's performance targets, measured.
+"""The benchmark behind `scripts/bench`: truedigest's performance targets, measured.
 
 Everything runs on loopback against Debian's real `docker-registry`, with
 `scripts.latency_proxy` in front of it to add a fixed round trip (`--rtt-ms`),
@@ -25,8 +25,9 @@ run is cheap):
 
 Prints a text table (stderr when the JSON goes to stdout) and, with `--json FILE`
 (`-` for stdout), a JSON document. Every target line says PASS or MISS against
-DESIGN §8; the exit status is 0 whatever the numbers (this measures, it does not
-gate), 1 only when a section crashed (its error is in the output).
+the performance targets (`evaluate_targets`); the exit status is 0 whatever the
+numbers (this measures, it does not gate), 1 only when a section crashed (its
+error is in the output).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from tests.support.registry import RegistryServer, registry_binary
 ROOT = Path(__file__).resolve().parent.parent
 TRUEDIGEST = [sys.executable, "-m", "truedigest"]
 SCHEMA = "truedigest.bench/v1"
-IN_FLIGHT = 8  # DESIGN §8: bounded concurrency per host, default 8
+IN_FLIGHT = 8  # bounded concurrency per host, default 8 (`tags --concurrency`)
 CP_DELAY = 0.3
 DISTINCT_IMAGES = 20
 SUBPROCESS_TIMEOUT = 120.0
@@ -593,7 +594,8 @@ def _target(name: str, target: str, measured: Any, ok: bool | None) -> Json:
 
 
 def evaluate_targets(results: Json, n: int, rtt_ms: float) -> list[Json]:
-    """DESIGN §8 (and issue 4's acceptance numbers) against what was measured."""
+    """The performance targets (requests per resolve, concurrency, start-up) against
+    what was measured."""
     out: list[Json] = []
     resolve = results.get("resolve") or {}
     if "plain" in resolve:
@@ -839,7 +841,7 @@ def render_text(doc: Json, out: TextIO) -> None:
             f"{prof['modules']} modules",
             f"click {_fmt(prof['click_ms'])} ms",
         )
-    header("targets (DESIGN §8)")
+    header("targets")
     for t in doc["targets"]:
         out.write(f"  {t['status']:<5} {t['name']}: {t['measured']} (target {t['target']})\n")
     for section, error in errors.items():
@@ -883,8 +885,8 @@ def environment() -> Json:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Measure truedigest against DESIGN §8 on a loopback registry with "
-        "injected latency. Prints a table; exits 0 whatever the numbers.",
+        description="Measure truedigest against its performance targets on a loopback "
+        "registry with injected latency. Prints a table; exits 0 whatever the numbers.",
     )
     parser.add_argument("--tags", type=int, default=None, help="tags to push (default 200)")
     parser.add_argument("--rtt-ms", type=float, default=40.0, help="round trip added (ms)")

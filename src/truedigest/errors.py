@@ -1,6 +1,6 @@
 """One error tree for everything that stops truedigest from checking.
 
-Every class carries the exit code of DESIGN §3 and a hint a person can act on.
+Every class carries its exit code (docs/exit-codes.md) and a hint a person can act on.
 A mismatch is *not* an exception: it is data in a report. Exceptions mean
 "could not check" (or bad usage, or an absent tag).
 """

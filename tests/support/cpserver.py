@@ -1,6 +1,6 @@
 """A real HTTP control-plane (CP) server for tests, the demo and the benchmark.
 
-It serves the DESIGN §5 contract, ``GET /cp/admin/runtime-image`` with
+It serves the contract of docs/control-plane.md, ``GET /cp/admin/runtime-image`` with
 ``Authorization: Bearer <token>`` returning ``{"pins": [row, ...]}``, and, on demand,
 each failure shape truedigest must handle. Standard library only: a
 ``ThreadingHTTPServer`` on a free ``127.0.0.1`` port, run in a daemon thread.

@@ -358,7 +358,7 @@ class TokenServer:
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
         # A realm on another port is another origin: truedigest sends credentials
-        # there only over https (DESIGN §9), as a real token server is served.
+        # there only over https (the README's security model), as a real token server is served.
         scheme = "http"
         if certificates is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -1,7 +1,7 @@
 """What `truedigest pins` reports (pure): the audited pins, CP disagreements, the
 tracked tags, and the verdict over them.
 
-Judgement (DESIGN §3, fail closed) is in `core.pin_judge`; reading CPs, pin files
+Judgement (fail closed: docs/exit-codes.md) is in `core.pin_judge`; reading CPs, pin files
 and the registry is in `engine.pins_run`.
 """
 

@@ -1,4 +1,7 @@
-"""CPClient: read a control plane's runtime-image pin table (DESIGN §5). Read-only."""
+"""CPClient: read a control plane's runtime-image pin table (docs/control-plane.md).
+
+Read-only.
+"""
 
 from __future__ import annotations
 
@@ -231,14 +234,14 @@ def _rows_of(data: object, where: str) -> list[dict[str, Any]]:
         else:
             raise ControlPlaneError(
                 f"{where}: the JSON has none of the keys pins, data, items",
-                hint='expected {"pins": [row, …]} (DESIGN §5)',
+                hint='expected {"pins": [row, …]} (see docs/control-plane.md)',
             )
     else:
         raise ControlPlaneError(f"{where}: the JSON is neither an object nor a list")
     if not isinstance(items, list):
         raise ControlPlaneError(
             f"{where}: 'pins' is a {type(items).__name__}, not a list",
-            hint='expected {"pins": [row, …]} (DESIGN §5)',
+            hint='expected {"pins": [row, …]} (see docs/control-plane.md)',
         )
     bad = [i for i, row in enumerate(items) if not isinstance(row, dict)]
     if bad:
@@ -316,7 +319,7 @@ def row_problems(row: Mapping[str, Any]) -> list[str]:
     """Every field of `row` whose type is wrong (empty when the row is well-typed).
 
     A malformed row is never coerced (`region: 7` is not "global") and never matched:
-    callers report it as a broken pin (DESIGN §5, §9)."""
+    callers report it as a broken pin (docs/control-plane.md, "What truedigest checks")."""
     return [problem for key in ROW_FIELDS if (problem := field_problem(row, key)) is not None]
 
 

@@ -4,7 +4,7 @@ No `/v2/` ping: the client sends the real request and reacts to its 401. Tokens
 are cached per (registry, scope) until shortly before they expire; one lock per
 key makes concurrent requests share a single token fetch.
 
-Trust rules (DESIGN §9): a challenge is answered only when the 401 came from the
+Trust rules (the README's security model): a challenge is answered only when the 401 came from the
 registry's own origin (scheme, host, port) — a 401 after a redirect to another
 origin is an error, never a reason to send credentials there. Credentials go to a
 token realm over https, or over plain http only on the registry's exact origin.
