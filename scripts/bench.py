@@ -841,7 +841,7 @@ def render_text(doc: Json, out: TextIO) -> None:
             f"{prof['modules']} modules",
             f"click {_fmt(prof['click_ms'])} ms",
         )
-    header("targets")
+    header("performance targets")
     for t in doc["targets"]:
         out.write(f"  {t['status']:<5} {t['name']}: {t['measured']} (target {t['target']})\n")
     for section, error in errors.items():

@@ -59,7 +59,7 @@ def test_document_has_every_section(bench: dict[str, Any]) -> None:
     assert bench["errors"] == {}
     assert _number(bench["total_seconds"])
     # The text table went to stderr, so stdout stayed pure JSON.
-    assert "targets\n" in bench["_stderr"]
+    assert "\nperformance targets " in bench["_stderr"]
 
 
 def test_resolve_request_counts(bench: dict[str, Any]) -> None:
