@@ -22,7 +22,7 @@ from truedigest.render.verify_report import print_table
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
     from rich.console import Console
 
-    from truedigest.core.pin_audit import PinAudit, PinEntry
+    from truedigest.core.pin_audit import Disagreement, PinAudit, PinEntry
     from truedigest.core.taggroups import TagScan
 
 # -- tags ----------------------------------------------------------------------
@@ -217,6 +217,7 @@ def pins_screen(audit: PinAudit) -> Screen:
             Tone.WRONG,
         )
         for d in audit.disagreements
+        if not _said(audit, d)
     ]
     return Screen(
         title=f"truedigest pins (against :{audit.track})",
@@ -233,6 +234,15 @@ def pins_screen(audit: PinAudit) -> Screen:
         closing=verdict_line(audit),
         closing_tone=verdict_tone(audit.verdict),
         empty="(no pins)",
+    )
+
+
+def _said(audit: PinAudit, d: Disagreement) -> bool:
+    """The disagreement is already in the notes of its rows (the judge says it)."""
+    return any(
+        "CPs disagree" in (p.detail or "")
+        for p in audit.pins
+        if (p.template_name, p.region) == (d.template_name, d.region)
     )
 
 
