@@ -23,8 +23,8 @@ _SHORT_MEDIA_TYPES = {
     OCI_MANIFEST: "OCI manifest",
     DOCKER_LIST: "Docker manifest list",
     DOCKER_MANIFEST: "Docker manifest",
-    SCHEMA1_SIGNED: "Docker schema 1 manifest (legacy, signed)",
-    SCHEMA1: "Docker schema 1 manifest (legacy)",
+    SCHEMA1_SIGNED: "legacy Docker schema 1 manifest, signed",
+    SCHEMA1: "legacy Docker schema 1 manifest",
 }
 LEGACY_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 """What a schema 1 `fsLayers` entry is (schema 1 names neither media types nor sizes)."""
