@@ -148,10 +148,15 @@ def test_inputs_never_become_shell_code(world: World, tmp_path: Path) -> None:
     run = _run(
         world,
         tmp_path,
-        {"images": f"{world.name}:v1", "template": payload, "region": f'" ; touch {marker} #'},
+        {
+            "images": f"{world.name}:v1",
+            "build-digest": sha256_digest(world.current.manifest),
+            "template": payload,
+            "region": f'" ; touch {marker} #',
+        },
     )
     assert not marker.exists(), str(run)
-    assert run.code == 0, str(run)  # --template without --cp: a warning, the image agrees
+    assert run.code == 0, str(run)  # --template without --cp: a warning, the build agrees
     assert run.outputs["verdict"] == "agree"
 
 
