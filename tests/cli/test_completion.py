@@ -103,7 +103,7 @@ def documented_line(shell: str) -> str:
     """The set-up line docs/cli.md gives for `shell`."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     (line,) = re.findall(rf"^\| {shell} \| `(.+?)` \|", doc, flags=re.MULTILINE)
-    return line.replace("\\|", "|")
+    return str(line).replace("\\|", "|")
 
 
 def test_the_documented_setup_lines_name_each_shell() -> None:
