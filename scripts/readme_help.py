@@ -1,4 +1,5 @@
-"""Keep README.md's `--help` blocks equal to the real `--help` (tests check it).
+"""Keep the `--help` blocks of README.md and docs/commands.md equal to the real
+`--help` (tests check it).
 
 A block is a fenced ```text block whose first line is `$ truedigest … --help`.
 `python -m scripts.readme_help` rewrites every such block in place;
@@ -16,7 +17,10 @@ from click.testing import CliRunner
 
 from truedigest.cli.main import cli
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+_ROOT = Path(__file__).resolve().parent.parent
+README = _ROOT / "README.md"
+COMMANDS_DOC = _ROOT / "docs" / "commands.md"
+HELP_FILES = (README, COMMANDS_DOC)
 BLOCK = re.compile(r"```text\n\$ (truedigest[^\n]*--help)\n(.*?)```", re.DOTALL)
 
 
@@ -33,14 +37,18 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text()
-    new = render(text)
-    if "--check" in argv:
-        if new != text:
-            print("README.md --help blocks are stale: run python -m scripts.readme_help")
-            return 1
-        return 0
-    README.write_text(new)
+    stale = []
+    for path in HELP_FILES:
+        text = path.read_text()
+        new = render(text)
+        if new == text:
+            continue
+        stale.append(path.name)
+        if "--check" not in argv:
+            path.write_text(new)
+    if "--check" in argv and stale:
+        print(f"{', '.join(stale)}: --help blocks are stale: run python -m scripts.readme_help")
+        return 1
     return 0
 
 

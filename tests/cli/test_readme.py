@@ -1,4 +1,5 @@
-"""The README's `--help` blocks equal the real `--help`, and its first screen holds the set-up."""
+"""The `--help` blocks of README.md and docs/commands.md equal the real `--help`, and
+the README's first screen holds the set-up."""
 
 from __future__ import annotations
 
@@ -7,21 +8,21 @@ import re
 import subprocess
 import sys
 
-from scripts.readme_help import BLOCK, README, help_text, render
+from scripts.readme_help import BLOCK, HELP_FILES, README, help_text, render
 from truedigest.cli.main import cli
 
 
 def test_help_blocks_are_current() -> None:
-    text = README.read_text()
-    blocks = BLOCK.findall(text)
-    assert len(blocks) >= 3, "README lost its --help blocks"
-    assert render(text) == text, "stale README --help blocks: run python -m scripts.readme_help"
+    for path in HELP_FILES:
+        text = path.read_text()
+        assert BLOCK.findall(text), f"{path.name} lost its --help blocks"
+        assert render(text) == text, f"stale {path.name} --help blocks: python -m scripts.readme_help"
 
 
 def test_every_command_has_a_help_block() -> None:
-    shown = {m.group(1) for m in BLOCK.finditer(README.read_text())}
+    shown = {m.group(1) for path in HELP_FILES for m in BLOCK.finditer(path.read_text())}
     for name in cli.commands:
-        assert f"truedigest {name} --help" in shown, f"README has no `truedigest {name} --help`"
+        assert f"truedigest {name} --help" in shown, f"no `truedigest {name} --help` block"
 
 
 def test_help_text_is_what_the_installed_command_prints() -> None:
