@@ -50,6 +50,12 @@ class InvalidDigestError(UsageError):
     hint = "a digest looks like sha256:<64 lowercase hex> (or sha384:<96 hex>, sha512:<128 hex>)"
 
 
+class AmbiguousDigestError(UsageError):
+    """A short digest (a hex prefix) that more than one digest of the repository starts with."""
+
+    hint = "give more hex characters of the digest (up to the full digest)"
+
+
 class InputFileError(UsageError):
     """A file the user pointed us at (metadata, log, digest file, layout) is unusable."""
 

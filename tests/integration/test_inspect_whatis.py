@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -735,3 +735,99 @@ def test_cli_inspect_and_whatis(
         assert usage.stdout == ""
         assert usage.stderr.startswith("error: ")
         assert "Traceback" not in usage.stderr
+
+
+# =========================================================================== short digests
+
+# Two layer bodies whose sha256 digests share their first 12 hex characters, found
+# offline by a birthday search over `truedigest short digest <n>`; the test checks it.
+TWINS = (b"truedigest short digest 11764710", b"truedigest short digest 30903001")
+
+
+def twin_image(base: Image, layer: bytes) -> Image:
+    """`base` with `layer` as its only layer (new manifest bytes, new digest)."""
+    doc = json.loads(base.manifest)
+    layer_digest = sha256_digest(layer)
+    doc["layers"] = [
+        {"mediaType": base.layer_media_type, "digest": layer_digest, "size": len(layer)}
+    ]
+    body = canonical_json(doc)
+    return replace(
+        base,
+        layers=(layer,),
+        layer_digests=(layer_digest,),
+        manifest=body,
+        digest=sha256_digest(body),
+    )
+
+
+def short(digest: str, n: int = 12) -> str:
+    algorithm, hex_part = digest.split(":")
+    return f"{algorithm}:{hex_part[:n]}"
+
+
+def test_cli_whatis_short_digests(
+    registry: RegistryServer,
+    seed: Callable[[RegistryServer], Seeded],
+    pusher_for: PusherFor,
+    tmp_path: Path,
+) -> None:
+    """The 12-hex short digest the tables print: unique → the full answer; shared by
+    two layers → exit 2 listing both; nothing starts with it → 10; too short → 2."""
+    seeded = seed(registry)
+    repo = seeded.repository
+    twins_repo = f"{seeded.repo}-twins"
+    first, second = (sha256_digest(t) for t in TWINS)
+    assert short(first) == short(second)
+    assert first != second
+    pusher = pusher_for(registry)
+    for i, twin in enumerate(TWINS):
+        push_image(
+            pusher,
+            twins_repo,
+            twin_image(build_image(twins_repo, salt=f"twin-{i}"), twin),
+            f"twin-{i}",
+        )
+    nothing = "sha256:" + "0" * 12
+    known = {seeded.index.digest, *(m.digest for m in seeded.index.manifests)}
+    assert not any(d.startswith(nothing) for d in known)
+    flags = transport_flags(registry)
+    twins = f"{registry.host}/{twins_repo}"
+    calls = [
+        ["whatis", *flags, short(seeded.arm64.config_digest), "--repo", repo, "-o", "json"],
+        ["whatis", *flags, seeded.arm64.config_digest, "--repo", repo, "-o", "json"],
+        ["whatis", *flags, seeded.index.digest[7:19], "--repo", repo],
+        ["whatis", *flags, short(first), "--repo", twins],
+        ["whatis", *flags, short(second, 14), "--repo", twins, "-o", "json"],
+        ["whatis", *flags, nothing, "--repo", repo],
+        ["whatis", *flags, short(seeded.index.digest, 11), "--repo", repo],
+    ]
+    env = cli_env(tmp_path, **registry_credentials(registry))
+    by_prefix, by_digest, bare, shared, longer, absent, too_short = run_cli_many(
+        [(args, env) for args in calls]
+    )
+
+    assert by_prefix.code == 0, str(by_prefix)
+    assert by_prefix.json() == by_digest.json()
+    assert by_prefix.json()["kind"] == "config"
+    assert bare.code == 0, str(bare)
+    assert bare.stdout.startswith(f"{seeded.index.digest}  index  in {repo}\n"), str(bare)
+
+    assert shared.code == ExitCode.USAGE, str(shared)
+    assert shared.stdout == ""
+    error, hint = shared.stderr.splitlines()
+    assert error.startswith(f"error: short digest {short(first)} is ambiguous"), error
+    assert f"{first} (layer, tags twin-0)" in error
+    assert f"{second} (layer, tags twin-1)" in error
+    assert hint.startswith("hint: give more hex characters")
+    assert longer.code == 0, str(longer)
+    assert (longer.json()["kind"], longer.json()["digest"]) == ("layer", second)
+    assert longer.json()["tags"] == ["twin-1"]
+
+    assert absent.code == ExitCode.ABSENT, str(absent)
+    assert absent.stdout == ""
+    assert absent.stderr.startswith(f"error: no digest in {repo} starts with {nothing}")
+    assert too_short.code == ExitCode.USAGE, str(too_short)
+    assert "at least 12 hex characters" in too_short.stderr
+    for result in (shared, absent, too_short):
+        assert "Traceback" not in result.stderr

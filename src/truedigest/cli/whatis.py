@@ -9,8 +9,8 @@ import click
 
 from truedigest.cli import talk
 from truedigest.cli.options import (
-    DigestParam,
     ImageRefParam,
+    ParsedParam,
     output_option,
     quiet_option,
     registry_options,
@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from truedigest.oci.transport import ClientOptions
 
 
+def _digest_or_prefix(text: str) -> Any:
+    from truedigest.core.shortdigest import parse_digest_or_prefix
+
+    return parse_digest_or_prefix(text)
+
+
 @click.command()
-@click.argument("digest", type=DigestParam())
+@click.argument("digest", type=ParsedParam("DIGEST", _digest_or_prefix))
 @click.option(
     "--repo",
     required=True,
@@ -48,6 +54,11 @@ def whatis(
     Names the platform, the tags pointing at it (directly or through an index)
     and the indexes or manifests that reference it. Exit 10 when the repository
     serves neither a manifest nor a blob with this digest.
+
+    DIGEST may be short: at least 12 hex characters, the sha256: optional (e.g.
+    sha256:5c1fbb4331ca, as the tables print). It is looked up among the tags'
+    manifests, their index entries, configs and layers; exit 2 when several
+    digests start with it (they are listed), 10 when none does.
     """
     from truedigest.engine import whatis_run
     from truedigest.render import forensics_view as fout

@@ -22,6 +22,7 @@ from truedigest.core.classify import (
     needs_blob_body,
     needs_config_platform,
 )
+from truedigest.core.shortdigest import Candidate, DigestPrefix, Role, ambiguous, matching
 from truedigest.core.taggraph import BlobUse, TagGraph, WalkError
 from truedigest.engine.tags_run import scan_tags
 from truedigest.engine.workpool import fetch_pool
@@ -43,19 +44,36 @@ SNIFF_CAP = 1024 * 1024
 
 
 def whatis(
-    client: RegistryClient, repo: ImageRef, digest: Digest, *, workers: int | None = None
+    client: RegistryClient,
+    repo: ImageRef,
+    digest: Digest | DigestPrefix,
+    *,
+    workers: int | None = None,
 ) -> WhatIs:
-    """Classify `digest` within `repo`.
+    """Classify `digest` (or the one digest a short-digest prefix names) within `repo`.
 
     1. GET it as a manifest: index, or manifest / attestation;
     2. otherwise HEAD it as a blob: absent when the registry has no such blob;
     3. list the tags, GET them concurrently and walk the indexes (fetching child
        manifests only when looking for a blob's owner) to name tags and parents.
+
+    A prefix walks first (`resolve_prefix`), then goes on with the digest it names,
+    reusing the walk: a manifest already read costs no second GET, a config or layer
+    skips steps 1 and 2.
     """
+    graph: TagGraph | None = None
+    if isinstance(digest, DigestPrefix):
+        with fetch_pool(client, workers) as pool:
+            graph = _walk(client, repo, pool)
+            found = resolve_prefix(client, graph, pool, digest)
+        digest = found.digest
+        if found.role is not Role.MANIFEST:
+            return _classify_blob_in(client, repo, digest, workers, graph)
     target = repo.with_digest(digest)
-    manifest: Manifest | None = None
+    manifest: Manifest | None = graph.manifests.get(digest) if graph is not None else None
     try:
-        manifest = client.get_manifest(target)
+        if manifest is None:
+            manifest = client.get_manifest(target)
     except NotFoundError:
         pass
     except DigestMismatchError:
@@ -65,14 +83,15 @@ def whatis(
         # manifest (it finds the blob, then fails to parse it); other registries serve
         # a body that is not a manifest. A blob that exists explains it; else re-raise.
         if client.blob_exists(target, digest):
-            return _classify_blob_in(client, repo, digest, workers)
+            return _classify_blob_in(client, repo, digest, workers, graph)
         raise
     if manifest is None and not client.blob_exists(target, digest):
         return absent(repo, digest)
     if manifest is None:
-        return _classify_blob_in(client, repo, digest, workers)
-    with fetch_pool(client, workers) as pool:
-        graph = _walk(client, repo, pool)
+        return _classify_blob_in(client, repo, digest, workers, graph)
+    if graph is None:
+        with fetch_pool(client, workers) as pool:
+            graph = _walk(client, repo, pool)
     platform, missing = None, False
     if needs_config_platform(graph, manifest):
         platform, missing = _config_platform(client, repo, graph, manifest)
@@ -94,11 +113,41 @@ def _config_platform(
         return None, False
 
 
+def resolve_prefix(
+    client: RegistryClient, graph: TagGraph, pool: ThreadPoolExecutor, prefix: DigestPrefix
+) -> Candidate:
+    """The one digest `prefix` names among the walked tags' manifests, their index
+    entries and the configs and layers of the manifests read; while nothing matches,
+    the image children's manifests are read, then every child's (as for a blob).
+
+    Several matches: AmbiguousDigestError (exit 2, the candidates listed); none:
+    NotFoundError (exit 10)."""
+    for widen in (None, graph.image_entries, graph.all_entries):
+        if widen is not None:
+            _fetch(client, graph, pool, widen())
+        found = matching(graph, prefix)
+        if len(found) > 1:
+            raise ambiguous(prefix, graph.repo.name, found)
+        if found:
+            return found[0]
+    raise NotFoundError(
+        f"no digest in {graph.repo.name} starts with {prefix}: none of its "
+        f"{graph.tag_count} tags, their index entries, configs or layers",
+        hint="a short digest is looked up among what the tags point at; give the full "
+        "digest to ask about an untagged manifest or blob",
+    )
+
+
 def _classify_blob_in(
-    client: RegistryClient, repo: ImageRef, digest: Digest, workers: int | None
+    client: RegistryClient,
+    repo: ImageRef,
+    digest: Digest,
+    workers: int | None,
+    graph: TagGraph | None = None,
 ) -> WhatIs:
     with fetch_pool(client, workers) as pool:
-        graph = _walk(client, repo, pool)
+        if graph is None:
+            graph = _walk(client, repo, pool)
         uses = _blob_uses(client, graph, pool, digest)
         body: object = None
         if needs_blob_body(graph, uses):
@@ -159,4 +208,4 @@ def _read_json(client: RegistryClient, repo: ImageRef, digest: Digest, *, sniff:
         return None
 
 
-__all__ = ["SNIFF_CAP", "whatis"]
+__all__ = ["SNIFF_CAP", "resolve_prefix", "whatis"]

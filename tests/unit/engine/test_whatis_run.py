@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from tests.support.images import OCI_INDEX, build_image, canonical_json, sha256_digest
+from tests.support.images import OCI_INDEX, Image, build_image, canonical_json, sha256_digest
 from tests.support.memory_registry import REG, REPO, MemoryRegistry, repo, seed
 from truedigest.core.classify import Kind
+from truedigest.core.shortdigest import DigestPrefix, parse_digest_or_prefix
 from truedigest.engine.whatis_run import whatis
-from truedigest.errors import DigestMismatchError, ExitCode, RegistryError
+from truedigest.errors import (
+    AmbiguousDigestError,
+    DigestMismatchError,
+    ExitCode,
+    InvalidDigestError,
+    NotFoundError,
+    RegistryError,
+)
 from truedigest.oci.digest import Digest
 from truedigest.oci.registry import RegistryClient
 from truedigest.render.forensics_view import print_tree, render_plain, whatis_document, whatis_tree
@@ -247,3 +257,149 @@ def test_whatis_in_a_repository_with_a_schema1_tag(
     assert "legacy Docker schema 1" in old.detail
     assert old.exit_code == ExitCode.OK
     assert (layer.kind, [str(p) for p in layer.parents]) == (Kind.LAYER, [legacy])
+
+
+# -- issue 11: a short digest (a unique hex prefix of at least 12 characters) -------------
+
+# Two layer bodies whose sha256 digests share their first 12 hex characters, found
+# offline by a birthday search over `truedigest short digest <n>`; the test below
+# recomputes both digests and checks the shared prefix.
+TWINS = (b"truedigest short digest 11764710", b"truedigest short digest 30903001")
+
+
+def twin_image(base: Image, layer: bytes) -> Image:
+    """`base` with `layer` as its only layer (new manifest bytes, new digest)."""
+    doc = json.loads(base.manifest)
+    layer_digest = sha256_digest(layer)
+    doc["layers"] = [
+        {"mediaType": base.layer_media_type, "digest": layer_digest, "size": len(layer)}
+    ]
+    body = canonical_json(doc)
+    return replace(
+        base,
+        layers=(layer,),
+        layer_digests=(layer_digest,),
+        manifest=body,
+        digest=sha256_digest(body),
+    )
+
+
+def short(digest: str, n: int = 12) -> str:
+    algorithm, hex_part = digest.split(":")
+    return f"{algorithm}:{hex_part[:n]}"
+
+
+def ask(client: RegistryClient, text: str) -> Any:
+    return whatis(client, repo(), parse_digest_or_prefix(text))
+
+
+def test_a_short_digest_is_parsed_as_a_prefix_and_a_full_one_as_a_digest() -> None:
+    full = sha256_digest(b"x")
+    assert parse_digest_or_prefix(full) == Digest.parse(full)
+    assert parse_digest_or_prefix(full.removeprefix("sha256:")) == Digest.parse(full)
+    assert parse_digest_or_prefix(short(full)) == DigestPrefix("sha256", full[7:19])
+    assert parse_digest_or_prefix(full[7:20]) == DigestPrefix(None, full[7:20])
+    for bad in (
+        "sha256:1234",
+        full[7:18],
+        "sha256:" + full[7:18],
+        "md5:" + full[7:30],
+        "ABCDEF012345",
+    ):
+        with pytest.raises(InvalidDigestError) as caught:
+            parse_digest_or_prefix(bad)
+        assert caught.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("form", ["prefixed", "bare", "longer"])
+def test_a_short_digest_answers_as_the_full_one(
+    fake: MemoryRegistry, client: RegistryClient, form: str
+) -> None:
+    s = seed(fake)
+    text = {
+        "prefixed": short(s.arm64.digest),
+        "bare": s.arm64.digest[7:19],
+        "longer": short(s.arm64.digest, 30),
+    }[form]
+
+    by_prefix = ask(client, text)
+    budget = len(fake.calls)
+    by_digest = classify(client, s.arm64.digest)
+
+    assert whatis_document(by_prefix) == whatis_document(by_digest)
+    assert by_prefix.kind is Kind.MANIFEST
+    assert str(by_prefix.platform) == "linux/arm64/v8"
+    # the listing, one GET per tag, then the child named by the prefix: nothing twice
+    assert budget == 1 + len(fake.tags) + 1
+
+
+def test_a_short_digest_finds_configs_layers_and_indexes(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+
+    index = ask(client, short(s.index_digest))
+    fake.calls.clear()
+    config = ask(client, short(s.arm64.config_digest))
+    config_calls = list(fake.calls)
+    layer = ask(client, short(s.single.layer_digests[0]))
+
+    assert (index.kind, str(index.digest)) == (Kind.INDEX, s.index_digest)
+    assert (config.kind, str(config.digest)) == (Kind.CONFIG, s.arm64.config_digest)
+    assert str(config.platform) == "linux/arm64/v8"
+    assert (layer.kind, str(layer.digest), layer.tags) == (
+        Kind.LAYER,
+        s.single.layer_digests[0],
+        ("single",),
+    )
+    # a config named by a prefix is known as a blob: no GET as a manifest, no HEAD
+    assert not any(s.arm64.config_digest in call for call in config_calls)
+
+
+def test_an_ambiguous_short_digest_lists_its_candidates(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    first, second = (sha256_digest(t) for t in TWINS)
+    assert first != second
+    assert short(first) == short(second)  # the twins share 12 hex characters
+    for i, twin in enumerate(TWINS):
+        image = twin_image(build_image(REPO, salt=f"twin-{i}"), twin)
+        fake.add_image(image, f"twin-{i}")
+
+    with pytest.raises(AmbiguousDigestError) as caught:
+        ask(client, short(first))
+    unique = ask(client, short(second, 13))
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert f"short digest {short(first)} is ambiguous" in caught.value.message
+    assert f"{first} (layer, tags twin-0)" in caught.value.message
+    assert f"{second} (layer, tags twin-1)" in caught.value.message
+    assert (unique.kind, str(unique.digest), unique.tags) == (Kind.LAYER, second, ("twin-1",))
+
+
+def test_an_ambiguous_list_is_bounded(fake: MemoryRegistry, client: RegistryClient) -> None:
+    """Every digest starts with `sha256:` + some hex; a bare prefix of 12 equal
+    characters is never ambiguous by chance, so the bound is checked on the rule."""
+    from truedigest.core.shortdigest import SHOWN_CANDIDATES, Candidate, Role, ambiguous
+
+    found = [Candidate(Digest.of_bytes(bytes([i])), Role.MANIFEST) for i in range(12)]
+    error = ambiguous(DigestPrefix("sha256", "0" * 12), "reg.example/team/app", found)
+
+    assert error.message.count("sha256:") == 1 + SHOWN_CANDIDATES
+    assert error.message.endswith(f"; and {12 - SHOWN_CANDIDATES} more")
+
+
+def test_a_short_digest_nothing_starts_with_is_absent(
+    fake: MemoryRegistry, client: RegistryClient
+) -> None:
+    s = seed(fake)
+    nothing = "sha256:" + "f" * 12
+    assert not any(d.startswith(nothing) for d in [*fake.manifests, *fake.blobs])
+
+    with pytest.raises(NotFoundError) as caught:
+        ask(client, nothing)
+
+    assert caught.value.exit_code == ExitCode.ABSENT
+    assert f"starts with {nothing}" in caught.value.message
+    # the walk widened to every child before it gave up
+    assert f"GET /v2/{REPO}/manifests/{s.attestation.digest}" in fake.calls
