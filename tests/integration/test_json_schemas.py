@@ -267,6 +267,213 @@ def _scenarios(w: World) -> dict[str, Scenario]:
         "whatis-absent": Scenario(
             "whatis", ["whatis", w.never.digest, "--repo", w.name], codes=(10,)
         ),
+        **_running_scenarios(w),
+    }
+
+
+# -- `running` input: the shape `kubectl get pods -o json` prints (core/v1 Pod in a List) --
+
+
+def _status(name: str, image: str, image_id: str, state: str = "running") -> dict[str, Any]:
+    detail: dict[str, Any] = {"startedAt": "2026-11-27T08:00:02Z"}
+    if state == "waiting":
+        detail = {"reason": "ContainerCreating"}
+    elif state == "terminated":
+        detail = {"exitCode": 0, "reason": "Completed"}
+    status: dict[str, Any] = {
+        "image": image,
+        "imageID": image_id,
+        "lastState": {},
+        "name": name,
+        "ready": state == "running",
+        "restartCount": 0,
+        "state": {state: detail},
+    }
+    if state != "waiting":  # kubelet names a container ID once the container exists
+        status["containerID"] = "containerd://" + sha256_digest(name.encode()).split(":")[1]
+    return status
+
+
+def _pod(
+    name: str,
+    *statuses: Any,
+    owner: str | None = "web-6b8f7c9d5",
+    init: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A Pod of ReplicaSet `owner` (`<deployment>-<pod-template-hash>`), or a bare pod."""
+    meta: dict[str, Any] = {"name": name, "namespace": "prod", "labels": {"app": "web"}}
+    if owner is not None:
+        meta["labels"]["pod-template-hash"] = owner.rsplit("-", 1)[1]
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": owner,
+                "controller": True,
+                "blockOwnerDeletion": True,
+                "uid": "5c0ffee0-0000-4000-8000-000000000001",
+            }
+        ]
+    spec = {
+        "containers": [
+            {"name": s["name"], "image": s["image"]} for s in statuses if isinstance(s, dict)
+        ]
+    }
+    status: dict[str, Any] = {"phase": "Running", "containerStatuses": list(statuses)}
+    if init:
+        spec["initContainers"] = [{"name": s["name"], "image": s["image"]} for s in init]
+        status["initContainerStatuses"] = list(init)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def _pods(*pods: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": list(pods),
+            "metadata": {"resourceVersion": ""},
+        }
+    )
+
+
+def _running_scenarios(w: World) -> dict[str, Scenario]:
+    """Every verdict, container status, relation and digest kind `running` prints."""
+    cur, old, multi = w.current, w.old, w.multi
+    amd64, arm64 = multi.images
+    at = f"{w.name}@"
+    sidecar = "docker.io/envoyproxy/envoy@" + sha256_digest(b"an envoy sidecar manifest")
+    local_build = sha256_digest(b"the config of an image built on the node")
+    web = _status("web", w.ref("multi"), f"docker-pullable://{at}{amd64.digest}")
+    agree = _pods(
+        _pod(
+            "web-6b8f7c9d5-4xq2m",
+            web,
+            _status("envoy", sidecar, sidecar),
+            init=[_status("migrate", w.ref("multi"), at + amd64.digest, "terminated")],
+        ),
+        _pod("web-6b8f7c9d5-9kzt7", _status("web", w.ref("multi"), at + multi.digest)),
+    )
+    mixed = _pods(
+        _pod("web-6b8f7c9d5-4xq2m", _status("web", w.ref("v1"), at + cur.digest)),
+        _pod("web-6b8f7c9d5-9kzt7", _status("web", w.ref("v1"), at + cur.digest)),
+        _pod(
+            "web-5f9d4b7c8-tq8vn",
+            _status("web", w.ref("old"), at + old.digest),
+            owner="web-5f9d4b7c8",
+        ),
+        _pod(
+            "api-8c7b6a5d4-m3n4b",
+            _status("api", w.ref("v1"), at + w.never.digest),
+            owner="api-8c7b6a5d4",
+        ),
+        _pod(
+            "cfg-6f5e4d3c2-k8j7h",
+            _status("cfg", w.ref("v1"), at + cur.config_digest),
+            owner="cfg-6f5e4d3c2",
+        ),
+        _pod("node-build", _status("local", w.ref("v1"), local_build), owner=None),
+        _pod("node-cfg", _status("id", w.ref("v1"), cur.config_digest), owner=None),
+        _pod("pending", _status("web", w.ref("v1"), "", "waiting"), owner=None),
+        _pod("broken", "not a container status", owner=None),
+    )
+    return {
+        "running-agree": Scenario(
+            "running",
+            [
+                "running",
+                "--image",
+                w.ref("multi"),
+                "--from",
+                "FILE:pods.json",
+                "--cp",
+                "prod=CP",
+                "--template",
+                "app",
+                "--pin-file",
+                "FILE:deploy.yaml",
+            ],
+            cps={"prod": [w.pin("app", multi.digest)]},
+            files={"pods.json": agree, "deploy.yaml": f"image: {at}{amd64.digest}\n"},
+        ),
+        "running-platform": Scenario(
+            "running",
+            [
+                "running",
+                "--image",
+                w.ref("multi"),
+                "--platform",
+                "linux/amd64",
+                "--from",
+                "FILE:pods.json",
+            ],
+            files={
+                "pods.json": _pods(
+                    _pod("web-6b8f7c9d5-4xq2m", _status("web", w.ref("multi"), at + multi.digest)),
+                    _pod("web-6b8f7c9d5-9kzt7", _status("web", w.ref("multi"), at + amd64.digest)),
+                )
+            },
+        ),
+        "running-mixed": Scenario(
+            "running",
+            [
+                "running",
+                "--image",
+                w.ref("v1"),
+                "--from",
+                "FILE:pods.json",
+                "--cp",
+                "missing=CP",
+                "--cp",
+                "down=CP",
+                "--template",
+                "app",
+                "--pin-file",
+                "FILE:deploy.yaml",
+            ],
+            cps={"missing": [w.pin("other", cur.digest)], "down": [w.pin("app", cur.digest)]},
+            shapes={"down": "500"},
+            files={"pods.json": mixed, "deploy.yaml": f"image: {at}{old.digest}\n"},
+            codes=(1,),
+        ),
+        "running-stale": Scenario(  # an arm64 node, while the truth is the amd64 child
+            "running",
+            [
+                "running",
+                "--image",
+                w.ref("multi"),
+                "--platform",
+                "linux/amd64",
+                "--from",
+                "FILE:pods.json",
+            ],
+            files={
+                "pods.json": _pods(
+                    _pod("web-6b8f7c9d5-4xq2m", _status("web", w.ref("multi"), at + arm64.digest))
+                )
+            },
+            codes=(1,),
+        ),
+        "running-untraceable": Scenario(
+            "running",
+            ["running", "--image", w.ref("v1"), "--from", "FILE:pods.json"],
+            files={
+                "pods.json": _pods(
+                    _pod("web-6b8f7c9d5-4xq2m", _status("web", w.ref("v1"), cur.config_digest))
+                )
+            },
+            codes=(3,),
+        ),
+        "running-absent": Scenario(
+            "running",
+            ["running", "--image", w.ref("nope"), "--from", "FILE:pods.json"],
+            files={
+                "pods.json": _pods(
+                    _pod("web-6b8f7c9d5-4xq2m", _status("web", w.ref("v1"), at + cur.digest))
+                )
+            },
+            codes=(10,),
+        ),
     }
 
 
@@ -363,6 +570,15 @@ def test_real_output_matches_published_schema(runs: dict[str, Ran]) -> None:
     assert relations == set(source["relation"]["enum"])
     kinds = {runs[n].doc()["kind"] for n in runs if n.startswith("whatis-")}
     assert kinds == set(load_schema("whatis")["properties"]["kind"]["enum"])
+    running = [runs[n].doc() for n in runs if n.startswith("running-")]
+    row = load_schema("running")["$defs"]["container"]["properties"]
+    assert {d["verdict"] for d in running} == set(
+        load_schema("running")["properties"]["verdict"]["enum"]
+    )
+    for key in ("status", "relation", "digest_kind"):
+        seen = {r[key] for d in running for r in d["containers"]}
+        # `attestation` is in the relation enum, but the judge does not emit it yet
+        assert seen == set(row[key]["enum"]) - {"attestation"}, key
 
     # One strict JSON document on stdout: no NaN/Infinity.
     def refuse(token: str) -> Any:

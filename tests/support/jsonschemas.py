@@ -53,7 +53,7 @@ def validate(schema: dict[str, Any], doc: object) -> list[str]:
 
 # -- docs/json.md: the key tables are generated from the schemas ------------------------
 
-DOCUMENTS = ("verify", "resolve", "inspect", "tags", "pins", "whatis")
+DOCUMENTS = ("verify", "resolve", "inspect", "tags", "pins", "whatis", "running")
 JSON_MD = DOCS / "json.md"
 
 
