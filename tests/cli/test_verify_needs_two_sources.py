@@ -1,8 +1,9 @@
 """`verify` with nothing to compare is a usage error that says what to add.
 
-`--image X` alone (or the same tag twice, or with --git-sha or --template, which
-only select and check CP pin rows) used to resolve X and report "all 1 sources
-agree": a pass that checked nothing. Now it is exit 2 before any request, with
+`--image X` alone (or the same tag twice, or with --template, which only selects
+CP pin rows) used to resolve X and report "all 1 sources agree": a pass that
+checked nothing. (`--git-sha` or `--require-revision` alone is a commit check of the
+image: tests/integration/test_verify_identity.py.) Now it is exit 2 before any request, with
 one `error:` line and a hint naming the sources that can be added. The public
 API's `truedigest.verify()` refuses it the same way.
 """
@@ -48,13 +49,6 @@ def assert_nothing_to_compare(result: Result, registry: FakeRegistry) -> list[st
 def test_one_image_alone_is_a_usage_error(registry: FakeRegistry, args: list[str]) -> None:
     lines = assert_nothing_to_compare(registry.run(["verify", *args]), registry)
     assert len(lines) == 2, lines
-
-
-def test_git_sha_alone_is_named_as_checking_cp_rows_only(registry: FakeRegistry) -> None:
-    result = registry.run(["verify", "--image", REF, "--git-sha", "1a2b3c4"])
-
-    (error, _hint) = assert_nothing_to_compare(result, registry)
-    assert error.endswith("(--git-sha is checked against CP pin rows only)"), error
 
 
 def test_template_alone_warns_and_is_a_usage_error(registry: FakeRegistry) -> None:

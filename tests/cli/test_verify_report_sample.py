@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from truedigest.core.commit_check import apply_identity, commit_claims
+from truedigest.core.revision import ImageRevision, Revision, RevisionSource, TruthIdentity
 from truedigest.core.verdicts import evaluate
 from truedigest.model.diagnosis import Diagnosis
 from truedigest.model.observation import Observation, Relation, Report, SourceKind, Status
@@ -31,6 +33,7 @@ def d(name: str) -> Digest:
 
 
 TRUTH = d("index")
+COMMIT = "1a2b3c4" + "d" * 33  # a commit SHA (40 hex), not a digest
 # claimed digest -> how the (fake) registry relates it to TRUTH
 DIAGNOSES: dict[Digest, Diagnosis] = {
     d("amd64 manifest"): Diagnosis(Relation.PLATFORM_MANIFEST, platform="linux/amd64"),
@@ -112,6 +115,7 @@ def observations() -> list[Observation]:
         ),
         _cp("sa", TRUTH, Status.MISMATCH, detail="git_sha 0000000 is not the expected commit"),
         _cp("af", None, Status.ERROR, detail="CP af answered HTTP 401"),
+        _cp("hotfix", TRUTH, git_sha="fedcba9"),  # the right digest, another commit
         Observation(
             "build:metadata",
             SourceKind.BUILD,
@@ -136,6 +140,10 @@ def build_report() -> tuple[Report, FakeOracle]:
         oracle=oracle,
         context={"image": REF, "template": "app", "region": "global", "platform": None},
     )
+    # the commit checks: the index's one platform image records commit 1a2b3c4…
+    built = Revision(COMMIT, RevisionSource.ANNOTATION)
+    identity = TruthIdentity((ImageRevision(d("amd64 manifest"), "linux/amd64", built),))
+    report = apply_identity(report, commit_claims(report, None), identity)
     return report, oracle
 
 

@@ -71,7 +71,10 @@ class World:
 def world(registry_plain: RegistryServer, pusher_for: PusherFor) -> World:
     pusher = pusher_for(registry_plain)
     repo = f"schemas/app-{secrets.token_hex(4)}"
-    current = build_image(repo, salt=f"{repo}-current", created="2024-05-06T07:08:09Z")
+    # built from commit a*40: what verify-agree's --git-sha and pin row say
+    current = build_image(
+        repo, salt=f"{repo}-current", created="2024-05-06T07:08:09Z", label="a" * 40
+    )
     old = build_image(repo, salt=f"{repo}-old")
     never = build_image(repo, salt=f"{repo}-never")
     multi = build_platform_index(

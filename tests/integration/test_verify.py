@@ -106,7 +106,14 @@ class World:
 
 def _seed(server: RegistryServer, pusher: Pusher) -> World:
     repo = f"verify/{server.variant}/app"
-    current = build_image(repo, salt="current")
+    # Built from GIT_SHA, as its tag and the pin rows say: verify compares them with the
+    # image's revision (an annotation: read from the manifest, no extra request).
+    current = build_image(
+        repo,
+        salt="current",
+        label=GIT_SHA,
+        annotations={"org.opencontainers.image.revision": GIT_SHA},
+    )
     old = build_image(repo, salt="old")
     newer = build_image(repo, salt="newer")
     index = build_platform_index(repo, "multi")
@@ -707,7 +714,8 @@ def test_git_sha_mismatch(
         verdict="mismatch",
         exit_code=1,
         truth=world.current.digest,
-        sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "identical")},
+        # the row's commit is not the one the image records either: other-commit
+        sources={reg(world): ("ok", "identical"), "cp:prod": ("mismatch", "other-commit")},
     )
     detail = run.source("cp:prod")["detail"]
     assert wrong in detail
@@ -720,7 +728,10 @@ def test_git_sha_is_not_checked_without_flag_or_sha_tag(
     """The same row agrees when nothing says which commit to expect (control case)."""
     tagged = verify(world, tmp_path, tags=["old"], cps={"prod": prod}, token=token)
     assert tagged.source("cp:prod")["status"] == "missing"  # no rows yet: the CP was read
-    prod.set_pins([world.pin(world.old.digest, git_sha="0123abc")])
+    # the old image's own commit (build_image's default revision label): a row's git_sha
+    # is always compared with the image's revision
+    old_commit = hashlib.sha256(b"old").hexdigest()[:7]
+    prod.set_pins([world.pin(world.old.digest, git_sha=old_commit)])
 
     run = verify(world, tmp_path, tags=["old"], cps={"prod": prod}, token=token)
 

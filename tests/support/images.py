@@ -208,6 +208,7 @@ def build_image(
     docker: bool = False,
     salt: str = "",
     annotations: Mapping[str, str] | None = None,
+    no_revision: bool = False,
 ) -> Image:
     """A small but real-looking image for one platform.
 
@@ -216,6 +217,7 @@ def build_image(
     configs and digests; equal arguments give equal bytes. `docker=True` makes a
     Docker schema2 manifest instead of an OCI one. `annotations` go on the
     manifest (OCI only; e.g. `{"org.opencontainers.image.created": created}`).
+    `no_revision=True` leaves the revision label out (an image that records no commit).
     """
     platform = "/".join([os, arch] + ([variant] if variant else []))
     compressed: list[bytes] = []
@@ -231,6 +233,8 @@ def build_image(
         _SOURCE: f"https://example.test/{repo_hint}",
     }
     all_labels.update(labels or {})
+    if no_revision:
+        del all_labels[_REVISION]
     config_doc: dict[str, Any] = {
         "architecture": arch,
         "os": os,

@@ -74,7 +74,16 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @cp_options(pin_file_help="Text file whose REPO@sha256:… references are checked like pins")
 @click.option("--template", help="Template name of the CP pin row.")
 @click.option("--region", default="global", show_default=True, help="Region of the CP pin row.")
-@click.option("--git-sha", metavar="SHA", help="Commit the pin row's git_sha must match.")
+@click.option(
+    "--git-sha",
+    metavar="SHA",
+    help="Commit the image was built from (its revision) and the pin row's git_sha must match.",
+)
+@click.option(
+    "--require-revision",
+    is_flag=True,
+    help="Fail when the image records no commit (revision annotation, label or provenance).",
+)
 @click.option(
     "--platform",
     type=PlatformParam(),
@@ -122,6 +131,7 @@ def verify(
     template: str | None,
     region: str,
     git_sha: str | None,
+    require_revision: bool,
     platform: Any,
     wait: float,
     interval: float,
@@ -166,9 +176,10 @@ def verify(
         pin_files=pin_files,
         wait=wait,
         interval=interval,
+        require_revision=require_revision,
     )
     if plan.compares_nothing:
-        raise _nothing_to_compare(images[0], "--git-sha" if git_sha else None)
+        raise _nothing_to_compare(images[0])
     _check_writable(github_output, "--github-output")
     _check_writable(summary_file, "--summary-file")
 
@@ -208,13 +219,13 @@ def verify(
     sys.exit(report.exit_code or (ExitCode.OK if written else ExitCode.UNAVAILABLE))
 
 
-def _nothing_to_compare(image: ImageRef, unused: str | None) -> UsageError:
+def _nothing_to_compare(image: ImageRef) -> UsageError:
     """`verify --image X` alone would report "all 1 sources agree": say what to add."""
     return UsageError(
-        f"nothing to compare: --image {image} is the only source"
-        + (f" ({unused} is checked against CP pin rows only)" if unused else ""),
+        f"nothing to compare: --image {image} is the only source",
         hint="add a second --image, --cp NAME=URL with --template, a build output "
-        "(--build-digest, --build-metadata, …) or --pin-file FILE; "
+        "(--build-digest, --build-metadata, …), --pin-file FILE, or a commit check "
+        "(--git-sha SHA, --require-revision); "
         "`truedigest resolve REF` prints the digest alone",
     )
 

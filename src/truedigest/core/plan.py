@@ -38,12 +38,19 @@ class VerifyPlan:
     pin_files: Sequence[Path] = ()
     wait: float = 0.0
     interval: float = 5.0
+    require_revision: bool = False
+    """--require-revision: an image that records no commit fails (exit 1)."""
 
     @property
     def compares_nothing(self) -> bool:
-        """One image and no CP, build output or pin file: no second source to compare."""
+        """One image and no CP, build output, pin file or commit check: nothing to compare."""
         return (
-            len(set(self.images)) < 2 and not self.cps and self.build is None and not self.pin_files
+            len(set(self.images)) < 2
+            and not self.cps
+            and self.build is None
+            and not self.pin_files
+            and not self.git_sha
+            and not self.require_revision
         )
 
     @property

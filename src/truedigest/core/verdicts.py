@@ -136,6 +136,11 @@ def _compare_without_truth(
     return out
 
 
+def verdict_of(observations: Sequence[Observation]) -> Verdict:
+    """The verdict of judged sources (after later checks changed some, e.g. commits)."""
+    return _verdict(observations)
+
+
 def _verdict(observations: Sequence[Observation]) -> Verdict:
     images = [o for o in observations if o.kind is SourceKind.REGISTRY]
     if any(o.status is Status.ABSENT for o in images):
@@ -256,5 +261,7 @@ def explain(
                 f"the repository has no manifest {claimed}{note}: a dangling pin, provisions "
                 f"will fail to pull it; {fix}"
             )
+        case Relation.OTHER_COMMIT:  # said by core.commit_check, never by the oracle
+            return f"{who} names {claimed}, served, but built from another commit"
         case _:
             assert_never(diagnosis.relation)

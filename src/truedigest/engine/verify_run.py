@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from truedigest.core.commit_check import apply_identity, commit_claims
 from truedigest.core.plan import VerifyPlan
 from truedigest.core.verdicts import digests_agree, evaluate
 from truedigest.cp.client import CPClient
+from truedigest.engine.identity_run import read_identity
 from truedigest.model.observation import Observation, Report
 from truedigest.oci.registry import RegistryClient, Resolved
 from truedigest.sources import pinfile
@@ -81,4 +83,17 @@ def run_verify(
         "region": plan.region if plan.cps else None,
         "platform": str(plan.platform) if plan.platform else None,
     }
-    return evaluate(observations, oracle=oracle, rounds=rounds, context=context)
+    report = evaluate(observations, oracle=oracle, rounds=rounds, context=context)
+    return check_commits(plan, registry, truth, report)
+
+
+def check_commits(
+    plan: VerifyPlan, registry: RegistryClient, truth: Resolved | None, report: Report
+) -> Report:
+    """Identity work, only when asked: a commit claim about the truth digest (--git-sha,
+    a sha-<hex> tag, a CP row's git_sha) or --require-revision."""
+    claims = commit_claims(report, plan.git_sha)
+    if truth is None or report.truth is None or not (claims or plan.require_revision):
+        return report
+    identity = read_identity(registry, truth)
+    return apply_identity(report, claims, identity, require_revision=plan.require_revision)

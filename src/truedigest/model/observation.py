@@ -43,6 +43,8 @@ class Relation(StrEnum):
     ATTESTATION = "attestation"
     OTHER_IMAGE = "other-image"
     NOT_IN_REGISTRY = "not-in-registry"
+    OTHER_COMMIT = "other-commit"
+    """The digest is right, but the image was built from another commit than claimed."""
 
 
 class Verdict(StrEnum):

@@ -198,11 +198,13 @@ def _where_cell(obs: Observation, image: object) -> str:
 
 
 def _has_note(obs: Observation) -> bool:
-    return obs.relation is not Relation.IDENTICAL or obs.status is not Status.OK
+    """A source that disagrees or was not read, or one that agrees with something to say
+    (the commit the image was built from, a commit that could not be verified)."""
+    return obs.relation is not Relation.IDENTICAL or obs.status is not Status.OK or bool(obs.detail)
 
 
 def _tone(obs: Observation) -> Tone:
-    if not _has_note(obs):
+    if obs.relation is Relation.IDENTICAL and obs.status is Status.OK:
         return Tone.OK
     if obs.status is Status.ERROR or (obs.relation is None and obs.status is Status.OK):
         return Tone.UNCHECKED
