@@ -307,3 +307,69 @@ def test_command_output_pods_are_judged(fake: Fake, tmp_path: Path) -> None:
         ("error", "untraceable"),
     ]
     assert "--from-cmd" in rows[1]["where"]
+
+
+# -- -q/--quiet: the exit code is the answer -----------------------------------------------
+
+
+@pytest.mark.parametrize("output", ["table", "json", "markdown"])
+def test_quiet_prints_nothing_whatever_the_verdict_or_format(fake: Fake, output: str) -> None:
+    stale = build_image(REPO, salt="not pushed").digest
+    inputs = {0: pods(f"{REG}/{REPO}@{fake.image.digest}"), 1: pods(f"{REG}/{REPO}@{stale}")}
+    for code, stdin in inputs.items():
+        args = ["--image", REF, "--from", "-", "-o", output]
+        loud = invoke(fake, args, stdin=stdin)
+        assert loud.exit_code == code, loud.output
+        assert loud.stdout != ""  # without -q: a report and a verdict line
+        assert "verdict:" in loud.stderr
+        for flag in ("-q", "--quiet"):
+            silent = invoke(fake, [*args, flag], stdin=stdin)
+            assert silent.exit_code == code, silent.output
+            assert (silent.stdout, silent.stderr) == ("", ""), silent.output
+
+
+def test_quiet_leaves_out_the_wait_rounds(fake: Fake, tmp_path: Path) -> None:
+    """A rollout that converges on the second read: no `round 1:` line under -q."""
+    stale, fresh = tmp_path / "stale.json", tmp_path / "fresh.json"
+    stale.write_text(pods(f"{REG}/{REPO}@{build_image(REPO, salt='old bytes').digest}"))
+    fresh.write_text(pods(f"{REG}/{REPO}@{fake.image.digest}"))
+    calls = tmp_path / "calls"
+    command = script(
+        tmp_path,
+        "rollout.py",
+        "import pathlib, sys\n"
+        f"calls = pathlib.Path({str(calls)!r})\n"
+        "n = int(calls.read_text()) + 1 if calls.exists() else 1\n"
+        "calls.write_text(str(n))\n"
+        f"state = pathlib.Path({str(stale)!r} if n == 1 else {str(fresh)!r})\n"
+        "sys.stdout.write(state.read_text())\n",
+    )
+    args = ["--image", REF, "--from-cmd", command, "--wait", "60", "--interval", "0.1"]
+    loud = invoke(fake, args)
+    assert loud.exit_code == 0, loud.output
+    assert "round 1: mismatch" in loud.stderr
+    calls.unlink()
+    silent = invoke(fake, [*args, "-q"])
+    assert silent.exit_code == 0, silent.output
+    assert calls.read_text() == "2"  # it did wait a round
+    assert (silent.stdout, silent.stderr) == ("", ""), silent.output
+
+
+def test_quiet_still_prints_the_error_that_stopped_the_run(fake: Fake, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-pods.json"
+    assert_usage(invoke(fake, ["--image", REF, "--from", str(missing), "-q"]), "--from")
+    command = script(tmp_path, "fail.py", "import sys\nsys.stderr.write('boom\\n')\nsys.exit(4)\n")
+    failed = cmd_run(tmp_path, command, "-q")
+    assert_safe(failed, code=3)
+    assert failed.stderr.startswith("error: ")
+    assert "failed (exit status 4)" in failed.stderr
+    assert failed.stdout == ""
+
+
+def test_the_verdict_line_agrees_in_number(fake: Fake) -> None:
+    stale = [build_image(REPO, salt=f"old {i}").digest for i in range(2)]
+    one = pods(f"{REG}/{REPO}@{stale[0]}", f"{REG}/{REPO}@{fake.image.digest}")
+    two = pods(*(f"{REG}/{REPO}@{d}" for d in stale))
+    said = [invoke(fake, ["--image", REF, "--from", "-"], stdin=s).stderr for s in (one, two)]
+    assert "1 of 2 containers does not run" in said[0]
+    assert "2 of 2 containers do not run" in said[1]

@@ -15,6 +15,7 @@ from truedigest.cli.options import (
     SecondsParam,
     cp_options,
     output_option,
+    quiet_option,
     registry_options,
     verbose_option,
 )
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 )
 @output_option([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN], OutputFormat.TABLE)
 @registry_options
+@quiet_option
 @verbose_option
 def running(
     from_paths: tuple[str, ...],
@@ -138,21 +140,22 @@ def running(
     )
 
     def on_round(n: int, report: RunningReport) -> None:
-        talk.say(f"round {n}: {report.verdict}; waiting {interval:g}s")
+        talk.summary(f"round {n}: {report.verdict}; waiting {interval:g}s")
 
     # --wait extends the run's deadline by the time it may spend waiting.
     with session(client_options.with_wait(wait), [image]) as client:
         report = run_running(plan, client, on_round=on_round)
-    match output:
-        case OutputFormat.JSON:
-            print_json(report.to_json())
-        case OutputFormat.MARKDOWN:
-            click.echo(view.markdown(report), nl=False)
-        case OutputFormat.TABLE:
-            view.print_running_table(report)
-        case _:
-            assert_never(output)
-    talk.say(view.verdict_line(report))
+    if not talk.quiet():  # -q: the exit code is the answer
+        match output:
+            case OutputFormat.JSON:
+                print_json(report.to_json())
+            case OutputFormat.MARKDOWN:
+                click.echo(view.markdown(report), nl=False)
+            case OutputFormat.TABLE:
+                view.print_running_table(report)
+            case _:
+                assert_never(output)
+    talk.summary(view.verdict_line(report))
     sys.exit(report.exit_code)
 
 

@@ -63,6 +63,11 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
+def _do_not(n: int) -> str:
+    """`1 of 3 containers does not run`, `2 of 3 containers do not run`."""
+    return "does not" if n == 1 else "do not"
+
+
 def verdict_line(report: RunningReport) -> str:
     rows = _compared(report)
     n = len(rows)
@@ -83,10 +88,14 @@ def verdict_line(report: RunningReport) -> str:
             verb = "runs" if len(found) == 1 else "run"
             text = (
                 f"{_count(len(found), 'workload')} {verb} more than one image ({names}); "
-                f"{differ} of {_count(n, 'container')} do not run {ref} ({truth}){pins}{rounds}"
+                f"{differ} of {_count(n, 'container')} {_do_not(differ)} run {ref} ({truth})"
+                f"{pins}{rounds}"
             )
         case RunningVerdict.MISMATCH:
-            text = f"{differ} of {_count(n, 'container')} do not run {ref} ({truth}){pins}{rounds}"
+            text = (
+                f"{differ} of {_count(n, 'container')} {_do_not(differ)} run {ref} ({truth})"
+                f"{pins}{rounds}"
+            )
         case RunningVerdict.ABSENT:
             text = f"the registry does not serve {ref}: nothing was compared{rounds}"
         case RunningVerdict.UNAVAILABLE:
