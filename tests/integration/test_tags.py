@@ -50,7 +50,7 @@ from tests.support.images import (
     sha256_digest,
 )
 from tests.support.registry import RegistryServer, TokenServer
-from truedigest.engine.tags_run import scan_tags
+from truedigest.engine.tags_run import date_groups, scan_tags
 from truedigest.errors import NotFoundError
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.reference import parse_repository
@@ -340,15 +340,26 @@ def test_cli_json_groups_index_and_lists_errors(mixed: Mixed, tmp_path: Path) ->
     assert groups_of(matched.json()) == {mixed.index.digest: ["multi", "multi-1.0"]}
     assert matched.json()["errors"] == []
 
-    # Text: one stable row per digest and a table of failures, all on stdout.
+    # Piped text: one tab-separated line per digest, then one per failed tag, on stdout.
     assert text.code == 3, str(text)
-    lines = text.stdout.splitlines()
-    assert lines[0].split() == ["GROUP", "DIGEST", "MEDIA", "TYPE", "CREATED", "TAGS"]
-    rows = {line.split()[1]: line for line in lines[1:3]}
-    assert set(rows) == {mixed.index.digest, mixed.single.digest}, text.stdout
-    assert rows[mixed.index.digest].endswith("multi, multi-1.0")
-    assert any(line.startswith(mixed.dangling_tag) for line in lines), text.stdout
+    lines = [line.split("\t") for line in text.stdout.splitlines()]
+    groups = {f[1]: f for f in lines if f[0] == "group"}
+    assert set(groups) == {mixed.index.digest, mixed.single.digest}, text.stdout
+    # every image's config says 2024-01-02T03:04:05Z: two newest, moved last unknown
+    assert groups[mixed.index.digest] == [
+        "group",
+        mixed.index.digest,
+        OCI_INDEX,
+        "2024-01-02T03:04:05Z",
+        "config",
+        "-",
+        "multi,multi-1.0",
+    ]
+    errors = [f for f in lines if f[0] == "error"]
+    assert sorted(f[1] for f in errors) == [mixed.corrupt_tag, mixed.dangling_tag]
+    assert all(len(f) == 3 for f in errors)
     assert "could not be resolved" in text.stderr
+    assert "moved last: unknown (2 images share the newest creation time" in text.stderr
 
 
 def test_cli_many_tags_json_and_absent_repo(
@@ -422,7 +433,7 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json(
     assert code == 0, err
     assert "resolving tags" in err  # the bar, on the terminal
     assert "\x1b" not in out  # stdout is a pipe: plain text
-    assert len(out.splitlines()) == 1 + IMAGES
+    assert len(out.splitlines()) == IMAGES
 
 
 def test_no_progress_bar_with_json_even_on_a_terminal(
@@ -435,3 +446,102 @@ def test_no_progress_bar_with_json_even_on_a_terminal(
     assert code == 0, err
     assert "resolving tags" not in err
     assert groups_of(json.loads(out)) == many_plain.tags_of
+
+
+# =========================================================================== moved last
+
+
+@dataclass(frozen=True)
+class Dated:
+    """`old` (an image annotated 2024-01-01), `new`/`latest` (an index with no created
+    annotation whose platform configs say 2024-06-01) and, in a second repository,
+    `old` beside `repro` (a config created 1970-01-01, as reproducible builds write)."""
+
+    server: RegistryServer
+    repo: str
+    old: Image
+    index: Index
+    repro_repo: str
+
+
+@pytest.fixture(scope="module")
+def dated(registry_plain: RegistryServer, pusher_for: PusherFor) -> Dated:
+    pusher = pusher_for(registry_plain)
+    repo = f"tags/dated-{secrets.token_hex(4)}"
+    old = build_image(repo, salt=f"{repo}-old", annotations={CREATED: "2024-01-01T00:00:00Z"})
+    amd64 = build_image(repo, salt=f"{repo}-new", created="2024-06-01T00:00:00Z")
+    arm64 = build_image(
+        repo, arch="arm64", variant="v8", salt=f"{repo}-new", created="2024-06-01T00:00:00Z"
+    )
+    index = build_index([amd64, arm64], [build_attestation(amd64, repo_hint=repo)])
+    push_image(pusher, repo, old, "old")
+    push_index(pusher, repo, index, tag="new")
+    pusher.push_manifest(repo, "latest", index.body, index.media_type)
+    repro_repo = f"{repo}-repro"
+    repro = build_image(repro_repo, salt=f"{repo}-repro", created="1970-01-01T00:00:00Z")
+    push_image(pusher, repro_repo, old, "old")
+    push_image(pusher, repro_repo, repro, "repro")
+    return Dated(registry_plain, repo, old, index, repro_repo)
+
+
+def test_moved_last_reads_the_configs_of_an_index_without_annotation(
+    dated: Dated, tmp_path: Path
+) -> None:
+    """The bug: the newest image is an index with no created annotation, and the older
+    annotated image was named. Now its platform configs date it, at 2 GETs a platform."""
+    repo = parse_repository(f"{dated.server.host}/{dated.repo}")
+    with make_client(dated.server, tmp_path) as client:
+        scan = scan_tags(client, repo)
+        before = client.requests_made
+        scan = date_groups(client, repo, scan)
+        cost = client.requests_made - before
+
+    platforms = len(dated.index.images)
+    assert cost == scan.created_requests == 2 * platforms  # each manifest, then its config
+    assert scan.newest is not None
+    assert str(scan.newest.digest) == dated.index.digest
+    assert (scan.newest.tags, scan.newest.created) == (("latest", "new"), "2024-06-01T00:00:00Z")
+    assert scan.newest.created_from == "config"
+    assert [str(g.digest) for g in scan.groups] == [dated.index.digest, dated.old.digest]
+
+
+def test_moved_last_is_unknown_rather_than_a_guess(dated: Dated, tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    base = ["tags", "--plain-http"]
+    newest, unknown = run_cli_many(
+        [
+            ([*base, f"{dated.server.host}/{dated.repo}", "-o", "json"], env),
+            ([*base, f"{dated.server.host}/{dated.repro_repo}"], env),
+        ]
+    )
+    doc = newest.json()
+    assert newest.code == 0, str(newest)
+    assert doc["moved_last"] == {
+        "digest": dated.index.digest,
+        "tags": ["latest", "new"],
+        "created": "2024-06-01T00:00:00Z",
+        "created_from": "config",
+    }
+    assert (doc["moved_last_unknown"], doc["created_requests"]) == (None, 4)
+
+    assert unknown.code == 0, str(unknown)
+    summary = unknown.stderr.strip()
+    assert summary.endswith(
+        "moved last: unknown (1 of 2 images carry no creation time (no created annotation, "
+        "no config created))"
+    ), summary
+    assert "moved-last" not in unknown.stdout
+
+
+def test_dating_stops_at_its_request_budget(dated: Dated, tmp_path: Path) -> None:
+    repo = parse_repository(f"{dated.server.host}/{dated.repo}")
+    with make_client(dated.server, tmp_path) as client:
+        scan = scan_tags(client, repo)
+        before = client.requests_made
+        scan = date_groups(client, repo, scan, budget=3)  # the index needs 4
+        cost = client.requests_made - before
+
+    assert cost == 0
+    assert scan.newest is None
+    assert scan.moved_last_unknown is not None
+    assert "would take 4 requests (more than 3)" in scan.moved_last_unknown

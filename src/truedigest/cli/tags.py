@@ -71,9 +71,13 @@ def tags(
 
     Follows tag-list pagination, resolves tags concurrently (one manifest GET
     each, the digest hashed from the bytes) and shows which tags share a digest,
-    its media type and, when manifests carry org.opencontainers.image.created,
-    which tags moved last. Exit 3 when a tag could not be resolved (the groups
-    are still printed), 10 when the repository does not exist.
+    its media type and creation time, and which tags moved last. The creation
+    time is the org.opencontainers.image.created annotation, else the config's
+    created (one GET per image, two per platform of an index; none when that
+    would take more than 32 requests); moved last is "unknown" unless every
+    digest has one and a single one is newest. Exit 3 when a tag could not be
+    resolved (the groups are still printed), 10 when the repository does not
+    exist.
     """
     from truedigest.engine import tags_run
     from truedigest.render import audit_view as aout
@@ -89,6 +93,7 @@ def tags(
             scan = tags_run.resolve_tags(
                 client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
             )
+        scan = tags_run.date_groups(client, repo, scan, concurrency=concurrency)
     if not talk.quiet():
         match output:
             case OutputFormat.JSON:

@@ -2,15 +2,19 @@
 
 Pure. The listing and the manifest GETs happen in `truedigest.engine.tags_run`;
 each resolved tag arrives here as a `TagPoint` (a `Resolved` from the registry
-client is one). When manifests carry `org.opencontainers.image.created`, the
-newest group is the one whose tags moved last; no config blob is read for it.
+client is one). A group's creation time is what the registry says: the manifest's
+(or index's) `org.opencontainers.image.created` annotation, else the `created` of
+its config (read by the engine, see `tags_run.date_groups`). The group created
+last is the one whose tags moved last, and only when that is certain: every group
+dated, one newest; else "unknown" with the reason, never a guess. A time before
+2000 is not a build time (reproducible builds write 1970-01-01): not a date.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -44,6 +48,8 @@ class TagGroup:
     media_type: str
     tags: tuple[str, ...]
     created: str | None = None
+    created_from: str | None = None
+    """Where `created` was read: `annotation` or `config` (None: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,8 @@ class TagScan:
     errors: tuple[TagError, ...]
     listed: int  # tags in the repository, before --match
     resolved: tuple[TagPoint, ...] = ()  # per tag, with the manifest bytes (for whatis)
+    created_requests: int = 0  # config (and child manifest) GETs made to date groups
+    dating_skipped: str | None = None  # why undated groups were not read from configs
 
     @property
     def matched(self) -> int:
@@ -67,8 +75,16 @@ class TagScan:
 
     @property
     def newest(self) -> TagGroup | None:
-        """The group created last (by manifest annotation): its tags moved last."""
+        """The group created last: its tags moved last (None when not certain)."""
         return moved_last(self.groups)
+
+    @property
+    def moved_last_unknown(self) -> str | None:
+        """Why no group is named as moved last (None when one is)."""
+        reason = unknown_reason(self.groups) if self.groups else None
+        if reason is not None and self.dating_skipped is not None:
+            reason += f"; {self.dating_skipped}"
+        return reason
 
     @property
     def exit_code(self) -> int:
@@ -114,26 +130,72 @@ def group_by_digest(resolved: Sequence[TagPoint]) -> tuple[TagGroup, ...]:
     groups = []
     for digest, items in by_digest.items():
         first = items[0]
+        created = _created(first)
         groups.append(
             TagGroup(
                 digest=digest,
                 media_type=first.media_type,
                 tags=tuple(sorted(str(r.ref.tag) for r in items)),
-                created=_created(first),
+                created=created,
+                created_from="annotation" if created is not None else None,
             )
         )
-    groups.sort(key=lambda g: g.tags[0])
+    return sort_groups(groups)
+
+
+def sort_groups(groups: Sequence[TagGroup]) -> tuple[TagGroup, ...]:
+    """Newest build time first, undated after, ties by first tag."""
+    ordered = sorted(groups, key=lambda g: g.tags[0])
     epoch = datetime.min.replace(tzinfo=UTC)
-    groups.sort(key=lambda g: parse_created(g.created) or epoch, reverse=True)
-    return tuple(groups)
+    ordered.sort(key=lambda g: build_time(g.created) or epoch, reverse=True)
+    return tuple(ordered)
+
+
+def with_created(groups: Sequence[TagGroup], found: dict[Digest, str]) -> tuple[TagGroup, ...]:
+    """`groups` with the config `created` the engine read for undated ones, re-sorted."""
+    return sort_groups(
+        [
+            replace(g, created=found[g.digest], created_from="config")
+            if g.created is None and g.digest in found
+            else g
+            for g in groups
+        ]
+    )
+
+
+def undated(groups: Sequence[TagGroup]) -> list[TagGroup]:
+    """Groups whose manifest carries no `created` annotation (their config may)."""
+    return [g for g in groups if g.created is None]
 
 
 def moved_last(groups: Sequence[TagGroup]) -> TagGroup | None:
-    """The group created last (by manifest annotation), or None when none is dated."""
-    dated = [(t, g) for g in groups if (t := parse_created(g.created)) is not None]
-    if not dated:
-        return None
-    return max(dated, key=lambda pair: pair[0])[1]
+    """The group created last, only when certain: every group has a build time and
+    one is newer than every other; else None (see `unknown_reason`)."""
+    return None if unknown_reason(groups) else _newest(groups)
+
+
+def _newest(groups: Sequence[TagGroup]) -> TagGroup | None:
+    dated = [(t, g) for g in groups if (t := build_time(g.created)) is not None]
+    return max(dated, key=lambda pair: pair[0])[1] if dated else None
+
+
+def unknown_reason(groups: Sequence[TagGroup]) -> str | None:
+    """Why the group that moved last cannot be named (None when it can)."""
+    if not groups:
+        return "no tag was resolved"
+    missing = [g for g in groups if build_time(g.created) is None]
+    if missing:
+        n = len(missing)
+        what = f"{n} of {len(groups)} images carry" if len(groups) > 1 else "the image carries"
+        return f"{what} no creation time (no created annotation, no config created)"
+    newest = _newest(groups)
+    if newest is None:  # not reached: every group is dated
+        return "no image carries a creation time"
+    top = build_time(newest.created)
+    ties = [g for g in groups if build_time(g.created) == top]
+    if len(ties) > 1:
+        return f"{len(ties)} images share the newest creation time {newest.created}"
+    return None
 
 
 def _created(resolved: TagPoint) -> str | None:
@@ -145,6 +207,16 @@ def _created(resolved: TagPoint) -> str | None:
     except RegistryError:
         return None
     return value or None
+
+
+EARLIEST_BUILD = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def build_time(text: str | None) -> datetime | None:
+    """`parse_created`, but a time before 2000 (a reproducible build's 1970-01-01, Go's
+    zero time) is not a build time: None."""
+    moment = parse_created(text)
+    return moment if moment is not None and moment >= EARLIEST_BUILD else None
 
 
 def parse_created(text: str | None) -> datetime | None:
@@ -159,14 +231,20 @@ def parse_created(text: str | None) -> datetime | None:
 
 
 __all__ = [
+    "EARLIEST_BUILD",
     "TagError",
     "TagGroup",
     "TagPoint",
     "TagScan",
+    "build_time",
     "group_by_digest",
     "invalid_tag_error",
     "is_valid_tag",
     "moved_last",
     "parse_created",
+    "sort_groups",
     "tag_scan",
+    "undated",
+    "unknown_reason",
+    "with_created",
 ]

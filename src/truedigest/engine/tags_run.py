@@ -3,7 +3,9 @@
 The listing comes first (it follows `Link` pagination and warms the token), then
 one manifest GET per tag on a thread pool; the client bounds requests per host.
 Each digest is hashed from the bytes served, as `resolve` does. Grouping by
-digest, and which group moved last, is decided in `truedigest.core.taggroups`.
+digest, and which group moved last, is decided in `truedigest.core.taggroups`;
+`date_groups` reads the config `created` of groups whose manifest has no created
+annotation (the `tags` command calls it; `whatis` does not).
 """
 
 from __future__ import annotations
@@ -11,13 +13,28 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
-from truedigest.core.taggroups import TagError, TagScan, invalid_tag_error, is_valid_tag, tag_scan
+from truedigest.core.facts import has_image_config
+from truedigest.core.taggroups import (
+    TagError,
+    TagScan,
+    build_time,
+    invalid_tag_error,
+    is_valid_tag,
+    tag_scan,
+    undated,
+    with_created,
+)
 from truedigest.errors import NotFoundError, TruedigestError
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import CREATED, Manifest
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, RegistryClient, Resolved
 
 DEFAULT_CONCURRENCY = 8
+MAX_CREATED_REQUESTS = 32
+"""`date_groups` reads configs only when all of them cost at most this many GETs."""
 
 
 def list_matching(
@@ -94,4 +111,94 @@ def scan_tags(
     return resolve_tags(client, repo, tags, concurrency=concurrency, listed=listed)
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "list_matching", "resolve_tags", "scan_tags"]
+def date_groups(
+    client: RegistryClient,
+    repo: ImageRef,
+    scan: TagScan,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    budget: int = MAX_CREATED_REQUESTS,
+) -> TagScan:
+    """Date the groups whose manifest carries no `created` annotation from their config.
+
+    Requests, only for those groups: an image manifest, 1 (its config); a schema 1
+    manifest, 0 (its history holds it); an index, 2 per platform manifest (the
+    manifest, whose annotation wins, else its config; the index takes the newest);
+    an artifact or attestation, 0 (never dated). Nothing is read when the total
+    would exceed `budget`: `scan.dating_skipped` says so and moved last is unknown.
+    A read that fails leaves its group undated (unknown), it is not an error.
+    """
+    todo = [(g, m) for g in undated(scan.groups) if (m := _manifest_of(scan, g.digest))]
+    cost = sum(_cost(m) for _, m in todo)
+    if cost == 0:
+        return scan
+    if cost > budget:
+        note = (
+            f"dating {len(todo)} images from their configs would take {cost} requests "
+            f"(more than {budget})"
+        )
+        return replace(scan, dating_skipped=note)
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(todo))), thread_name_prefix="created"
+    ) as pool:
+        answers = list(pool.map(lambda pair: _created_of(client, repo, pair[1]), todo))
+    found = {g.digest: created for (g, _), created in zip(todo, answers, strict=True) if created}
+    return replace(scan, groups=with_created(scan.groups, found), created_requests=cost)
+
+
+def _manifest_of(scan: TagScan, digest: Digest) -> Manifest | None:
+    return next((r.manifest for r in scan.resolved if r.digest == digest), None)
+
+
+def _image_children(index: Manifest) -> list[Digest]:
+    try:
+        return [c.digest for c in index.children if not c.is_attestation]
+    except TruedigestError:
+        return []
+
+
+def _cost(manifest: Manifest) -> int:
+    if manifest.is_index:
+        return 2 * len(_image_children(manifest))
+    return 1 if has_image_config(manifest) else 0
+
+
+def _created_of(client: RegistryClient, repo: ImageRef, manifest: Manifest) -> str | None:
+    """The build time this image says (None: none, or not readable)."""
+    try:
+        if not manifest.is_index:
+            return _image_created(client, repo, manifest)
+        times = [
+            _image_created(client, repo, client.get_manifest(repo, child), annotation=True)
+            for child in _image_children(manifest)
+        ]
+    except TruedigestError:
+        return None
+    dated = [(moment, t) for t in times if t is not None and (moment := build_time(t))]
+    if not dated or len(dated) < len(times):
+        return None  # one platform without a date: the index's date is not known
+    return max(dated)[1]
+
+
+def _image_created(
+    client: RegistryClient, repo: ImageRef, manifest: Manifest, *, annotation: bool = False
+) -> str | None:
+    if annotation and (value := manifest.annotations.get(CREATED)):
+        return value
+    if manifest.schema_version == 1:
+        created = (manifest.legacy_config or {}).get("created")
+    elif has_image_config(manifest):
+        created = (client.get_config(repo, manifest) or {}).get("created")
+    else:
+        created = None
+    return created if isinstance(created, str) and build_time(created) else None
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_CREATED_REQUESTS",
+    "date_groups",
+    "list_matching",
+    "resolve_tags",
+    "scan_tags",
+]

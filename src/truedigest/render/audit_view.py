@@ -1,10 +1,10 @@
 """Renderers for `tags` and `pins`: JSON documents, tables, and the tags progress bar.
 
 Data goes to stdout, talk (summary lines, the progress bar) to stderr. rich is
-imported only inside the functions that draw with it; when stdout is not a
-terminal the tags tables are plain aligned text (`output.print_table`), stable for
-pipes; `pins` draws like `verify` (`termtable`: compact table, notes, verdict; piped,
-tab-separated lines).
+imported only inside the functions that draw with it. `tags` on a terminal: one
+heading per digest (short digest, media type, creation time, the moved-last mark)
+with its tags wrapped under it; piped, tab-separated lines. `pins` draws like
+`verify` (`termtable`: compact table, notes, verdict; piped, tab-separated lines).
 """
 
 from __future__ import annotations
@@ -16,8 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from truedigest.model.observation import Relation, Status
 from truedigest.oci.manifest import short_media_type
-from truedigest.render.termtable import Column, Note, Row, Screen, Tone, draw, piped_line
-from truedigest.render.verify_report import print_table
+from truedigest.render.safetext import clean
+from truedigest.render.termtable import (
+    Column,
+    Line,
+    Note,
+    Row,
+    Screen,
+    Tone,
+    draw,
+    piped_line,
+    wrap_words,
+)
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
     from rich.console import Console
@@ -27,8 +37,16 @@ if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the t
 
 # -- tags ----------------------------------------------------------------------
 
-TAG_COLUMNS = ("GROUP", "DIGEST", "MEDIA TYPE", "CREATED", "TAGS")
-ERROR_COLUMNS = ("TAG", "ERROR")
+# Piped (stdout not a terminal), tab-separated, no header, newest group first:
+#   group  DIGEST  MEDIA_TYPE  CREATED  CREATED_FROM  MOVED_LAST  TAGS
+# DIGEST in full; CREATED the build time the registry says (`-`: unknown);
+# CREATED_FROM `annotation` or `config` (`-`); MOVED_LAST `moved-last` on the one
+# group whose tags moved last, else `-`; TAGS comma-separated (a tag holds no comma
+# nor whitespace). Then one line per tag that could not be resolved:
+#   error  TAG  ERROR
+# ERROR, last, is free text. The summary line follows on stderr.
+GROUP_FIELDS = ("DIGEST", "MEDIA_TYPE", "CREATED", "CREATED_FROM", "MOVED_LAST", "TAGS")
+TAG_INDENT = "    "
 
 
 def tags_document(scan: TagScan) -> dict[str, Any]:
@@ -42,6 +60,7 @@ def tags_document(scan: TagScan) -> dict[str, Any]:
                 "media_type": g.media_type,
                 "tags": list(g.tags),
                 "created": g.created,
+                "created_from": g.created_from,
             }
             for g in scan.groups
         ],
@@ -49,34 +68,92 @@ def tags_document(scan: TagScan) -> dict[str, Any]:
         "listed": scan.listed,
         "matched": scan.matched,
         "newest": str(newest.digest) if newest is not None else None,
+        "moved_last": None
+        if newest is None
+        else {
+            "digest": str(newest.digest),
+            "tags": list(newest.tags),
+            "created": newest.created,
+            "created_from": newest.created_from,
+        },
+        "moved_last_unknown": scan.moved_last_unknown,
+        "created_requests": scan.created_requests,
     }
 
 
-def print_tags(scan: TagScan) -> None:
-    """One row per digest (newest first when dated), then a table of failed tags."""
+def print_tags(scan: TagScan, console: Console | None = None) -> None:
+    """Terminal: each group's short digest, media type and creation time, its tags
+    wrapped under it; then the tags that could not be resolved. Piped: `tags_piped`."""
+    if console is None and not sys.stdout.isatty():
+        sys.stdout.write(tags_piped(scan))
+        sys.stdout.flush()
+        return
+    from truedigest.render.forensics_view import emit
+
+    emit(lambda width, plain: tags_lines(scan, width, plain=plain), console)
+
+
+def tags_piped(scan: TagScan) -> str:
     newest = scan.newest
-    rows: list[tuple[str, ...]] = [
-        (
-            f"{i}{'*' if newest is not None and g is newest else ''}",
-            str(g.digest),
-            short_media_type(g.media_type) or g.media_type or "-",
-            g.created or "-",
-            ", ".join(g.tags),
+    lines = [
+        piped_line(
+            (
+                "group",
+                str(g.digest),
+                g.media_type,
+                g.created,
+                g.created_from,
+                "moved-last" if g is newest else None,
+                ",".join(g.tags),
+            )
         )
-        for i, g in enumerate(scan.groups, 1)
+        for g in scan.groups
     ]
-    if rows or not scan.errors:
-        print_table(f"truedigest tags: {scan.repository.name}", TAG_COLUMNS, rows)
-    if scan.errors:
-        if rows:
-            sys.stdout.write("\n")
-        print_table(
-            "tags that could not be resolved",
-            ERROR_COLUMNS,
-            [(e.tag, e.error) for e in scan.errors],
-            styles=["red"] * len(scan.errors),
+    lines += [piped_line(("error", e.tag), e.error) for e in scan.errors]
+    return "".join(line + "\n" for line in lines)
+
+
+def tags_lines(scan: TagScan, width: int, *, plain: bool) -> list[Line]:
+    """The terminal layout at `width` columns: no line wider, no digest or tag split
+    (a tag longer than a line is cut with `…`: the whole name is piped and in JSON)."""
+    from truedigest.render.forensics_view import fit_words
+
+    def styled(style: str) -> str:
+        return "" if plain else style
+
+    newest = scan.newest
+    n_tags = sum(len(g.tags) for g in scan.groups)
+    title = (
+        f"truedigest tags: {clean(scan.repository.name)} ({n_tags} tags, "
+        f"{len(scan.groups)} digests)"
+    )
+    out: list[Line] = [[(t, styled("bold"))] for t in wrap_words(fit_words(title, width), width)]
+    number_width = len(str(len(scan.groups)))
+    for i, g in enumerate(scan.groups, 1):
+        kind = short_media_type(g.media_type) or g.media_type or "no media type"
+        when = f"{g.created} ({g.created_from})" if g.created else "created unknown"
+        moved = "  moved last" if g is newest else ""
+        head = f"{i:>{number_width}}  {g.digest.short}  {clean(kind)}  {clean(when)}{moved}"
+        indent = " " * (number_width + 2)
+        for j, text in enumerate(wrap_words(fit_words(head, width), width, indent=indent)):
+            style = "bold green" if g is newest else ("bold" if j == 0 else "")
+            out.append([(text, styled(style))])
+        tags = fit_words(" ".join(clean(t) for t in g.tags), width - len(TAG_INDENT))
+        out.extend(
+            [(text, "")] for text in wrap_words(tags, width, first=TAG_INDENT, indent=TAG_INDENT)
         )
-    sys.stdout.flush()
+    if not scan.groups:
+        out.append([("(no tag resolved)", "")])
+    if scan.errors:
+        out.append([])
+        out.append([(f"tags that could not be resolved ({len(scan.errors)})", styled("bold red"))])
+        for e in scan.errors:
+            text = fit_words(f"{clean(e.tag)}: {clean(e.error)}", width - len(TAG_INDENT))
+            out.extend(
+                [(t, styled("red"))]
+                for t in wrap_words(text, width, first=TAG_INDENT, indent=TAG_INDENT * 2)
+            )
+    return out
 
 
 SUMMARY_TAGS = 10  # tag names the stderr summary names before it counts the rest
@@ -98,7 +175,12 @@ def tags_summary(scan: TagScan) -> str:
         text += f"; {len(scan.errors)} tags could not be resolved (exit {scan.exit_code})"
     newest = scan.newest
     if newest is not None:
-        text += f"; moved last (newest created, marked *): {_named(newest.tags)}"
+        text += (
+            f"; moved last: {_named(newest.tags)} (created {newest.created}, "
+            f"from the {newest.created_from})"
+        )
+    elif scan.groups:
+        text += f"; moved last: unknown ({scan.moved_last_unknown})"
     return text
 
 
@@ -286,5 +368,7 @@ __all__ = [
     "progress_wanted",
     "tag_progress",
     "tags_document",
+    "tags_lines",
+    "tags_piped",
     "tags_summary",
 ]

@@ -9,12 +9,16 @@ from tests.support.images import build_image
 from tests.support.memory_registry import REPO, as_manifest, repo
 from truedigest.core.taggroups import (
     TagError,
+    build_time,
     group_by_digest,
     invalid_tag_error,
     is_valid_tag,
     moved_last,
     parse_created,
     tag_scan,
+    undated,
+    unknown_reason,
+    with_created,
 )
 from truedigest.errors import ExitCode
 from truedigest.oci.digest import Digest
@@ -52,8 +56,37 @@ def test_groups_newest_first_then_undated_by_first_tag() -> None:
     assert [g.tags for g in groups] == [("latest", "v2"), ("v1",), ("a",), ("b",)]
     assert groups[0].created == "2025-06-01T00:00:00+02:00"
     assert groups[2].created is None
-    assert moved_last(groups) is groups[0]
+    # undated images might be newer: moved last is unknown, never the newest dated one
+    assert moved_last(groups) is None
+    assert unknown_reason(groups) == (
+        "2 of 4 images carry no creation time (no created annotation, no config created)"
+    )
+    assert moved_last(groups[:2]) is groups[0]
+    assert unknown_reason(groups[:2]) is None
     assert moved_last(groups[2:]) is None
+
+
+def test_moved_last_is_never_a_guess() -> None:
+    a = _point("a", "2024-01-01T00:00:00Z", "a")
+    b = _point("b", "2024-01-01T00:00:00Z", "b")
+    epoch = _point("c", "1970-01-01T00:00:00Z", "c")  # a reproducible build's time
+    older = _point("d", "2023-01-01T00:00:00Z", "d")
+
+    tie = group_by_digest([a, b, older])
+    reproducible = group_by_digest([older, epoch])
+    dated_by_config = with_created(reproducible, {epoch.digest: "2025-01-01T00:00:00Z"})
+
+    assert moved_last(tie) is None
+    assert unknown_reason(tie) == "2 images share the newest creation time 2024-01-01T00:00:00Z"
+    assert moved_last(reproducible) is None
+    assert [g.created_from for g in reproducible] == ["annotation", "annotation"]
+    assert build_time("1970-01-01T00:00:00Z") is None
+    assert undated(reproducible) == []  # annotated (with a non-date): no config is read
+    assert moved_last(dated_by_config) is None  # an annotation wins over the config
+    undated_group = group_by_digest([_point("e", None, "e"), older])
+    dated = with_created(undated_group, {undated_group[1].digest: "2025-01-01T00:00:00Z"})
+    assert [(g.tags, g.created_from) for g in dated] == [(("e",), "config"), (("d",), "annotation")]
+    assert moved_last(dated) is dated[0]
 
 
 def test_a_scan_sorts_errors_and_counts_what_matched() -> None:
