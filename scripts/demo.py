@@ -132,7 +132,11 @@ def demo(keep: bool) -> int:
         say("(the commands below run with TRUEDIGEST_PLAIN_HTTP=1 and CP_ADMIN_API_TOKEN set)")
 
         step("pushing a buildx-style multi-arch image, and yesterday's build")
-        index = build_platform_index(REPO, salt="today")
+        # built from the commit its tag names (verify compares the two)
+        commit = "1a2b3c4" + hashlib.sha1(b"truedigest demo").hexdigest()[7:]  # noqa: S324
+        index = build_platform_index(
+            REPO, salt="today", annotations={"org.opencontainers.image.revision": commit}
+        )
         amd64 = index.images[0]
         old = build_image(REPO, salt="yesterday")
         never = "sha256:" + hashlib.sha256(b"truedigest demo: never pushed").hexdigest()

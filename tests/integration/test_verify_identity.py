@@ -23,7 +23,15 @@ import pytest
 from tests.support.cli import cli_env, run_cli, transport_flags
 from tests.support.cpserver import CPServer, make_pin
 from tests.support.identity_images import buildx_index, image_with_revision
-from tests.support.images import Image, Index, Pusher, RegistryEndpoint, push_image, push_index
+from tests.support.images import (
+    Image,
+    Index,
+    Pusher,
+    RegistryEndpoint,
+    build_platform_index,
+    push_image,
+    push_index,
+)
 from tests.support.registry import RegistryServer
 from truedigest.core.plan import VerifyPlan
 from truedigest.cp.client import CPTarget
@@ -47,7 +55,7 @@ class World:
     server: RegistryServer
     repo: str
     images: Mapping[str, Image]  # by tag: "annotation", "label", "none"
-    indexes: Mapping[str, Index]  # by tag: "prov-v0.2", "prov-v1" (commit only in provenance)
+    indexes: Mapping[str, Index]  # "prov-v0.2", "prov-v1": the commit only in provenance
 
     def ref(self, tag: str) -> str:
         return f"{self.server.host}/{self.repo}:{tag}"
@@ -69,10 +77,14 @@ def world(registry_plain: RegistryServer, pusher_for: PusherFor) -> World:
     # the annotated image, tagged as if another commit had built it
     assert push_image(pusher, repo, images["annotation"], f"sha-{OTHER[:7]}")
     assert push_image(pusher, repo, images["annotation"], f"sha-{COMMIT[:7]}")
-    indexes = {
+    indexes: dict[str, Index] = {
         f"prov-{slsa}": buildx_index(repo, f"identity-{slsa}", COMMIT, slsa=slsa)
         for slsa in ("v0.2", "v1")
     }
+    # `buildx --annotation index:org.opencontainers.image.revision=…`: on the index itself
+    indexes["index-annotation"] = build_platform_index(
+        repo, "identity-index", annotations={"org.opencontainers.image.revision": COMMIT}
+    )
     for tag, index in indexes.items():
         assert push_index(pusher, repo, index, tag=tag) == index.digest
     return World(registry_plain, repo, images, indexes)
@@ -145,12 +157,14 @@ COSTS = {
     # attestation manifest and the in-toto layer
     "prov-v0.2": 1 + 2 * 4,
     "prov-v1": 1 + 2 * 4,
+    "index-annotation": 1,  # the index's own annotation: no child is read
 }
 SOURCES = {
     "annotation": "annotation",
     "label": "label",
     "prov-v0.2": "provenance",
     "prov-v1": "provenance",
+    "index-annotation": "annotation",
 }
 
 

@@ -4,7 +4,8 @@ Requests, only when `verify` is asked about commits: none when the manifest carr
 the revision annotation; one config GET when it is a label; when only the buildx
 provenance holds it, the index (one GET, already in memory unless --platform picked
 a child), the attestation manifest and its in-toto layer (two GETs). For an index
-truth, each platform child adds its own manifest GET and the steps above.
+truth, the index's own revision annotation settles it (no request); else each platform
+child adds its own manifest GET and the steps above.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def read_identity(client: RegistryClient, truth: Resolved) -> TruthIdentity:
         platform = str(truth.platform) if truth.platform else None
         index = truth.index_digest
         return TruthIdentity((_image(reader, top, platform, lambda: _maybe(reader, index)),))
+    on_index = from_annotations(top.annotations)
+    if on_index is not None:  # `--annotation index:…`: the whole index, no request
+        return TruthIdentity((ImageRevision(truth.digest, None, on_index),))
     images = []
     for child in top.children:
         if child.is_attestation or (child.platform is not None and child.platform.is_unknown):
@@ -69,7 +73,7 @@ def read_identity(client: RegistryClient, truth: Resolved) -> TruthIdentity:
             continue
         if manifest.is_index:
             continue  # a nested index is no runnable image
-        images.append(_image(reader, manifest, platform, lambda: top, inherited=top))
+        images.append(_image(reader, manifest, platform, lambda: top))
     return TruthIdentity(tuple(images))
 
 
@@ -82,15 +86,12 @@ def _image(
     manifest: Manifest,
     platform: str | None,
     index: Callable[[], Manifest | None],
-    inherited: Manifest | None = None,
 ) -> ImageRevision:
     def done(revision: Revision | None, problem: str | None = None) -> ImageRevision:
         return ImageRevision(manifest.digest, platform, revision, problem)
 
     try:
-        annotations = dict(inherited.annotations) if inherited is not None else {}
-        annotations.update(manifest.annotations)
-        found = from_annotations(annotations)
+        found = from_annotations(manifest.annotations)
         if found is None and manifest.schema_version != 1:
             found = _from_config(reader, manifest)
         if found is None:
