@@ -180,6 +180,12 @@ def _mismatch_sentence(digest: Digest, link: Link, view: RegistryView) -> str:
             )
         case R.CONFIG_DIGEST:
             return f"names the config digest of {ref}, not a manifest"
+        case R.ATTESTATION:
+            return (
+                f"reports {digest}, an attestation manifest (provenance/SBOM) inside the "
+                f"index {ref} points at, not an image: no runtime runs it; check the "
+                "runtime's image reference"
+            )
         case _:
             note = f" ({link.note})" if link.note else ""
             return (

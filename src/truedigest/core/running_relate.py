@@ -24,7 +24,14 @@ from truedigest.oci.reference import ImageRef, parse_reference, parse_repository
 R = RunningRelation
 EQUIVALENT = frozenset({R.IDENTICAL, R.PLATFORM_MANIFEST, R.INDEX_OF})
 """Relations under which a running digest is the same image as the target."""
-RANK = (R.IDENTICAL, R.PLATFORM_MANIFEST, R.INDEX_OF, R.CONFIG_DIGEST, R.OTHER_IMAGE)
+RANK = (
+    R.IDENTICAL,
+    R.PLATFORM_MANIFEST,
+    R.INDEX_OF,
+    R.CONFIG_DIGEST,
+    R.ATTESTATION,
+    R.OTHER_IMAGE,
+)
 MAX_LOOKUPS = 64
 """Distinct running digests the engine should look up; more are reported as unknown."""
 
@@ -39,8 +46,15 @@ class Link:
 def knowledge_of(manifest: Manifest) -> ManifestKnowledge:
     """What the judge needs of one manifest the engine read (may raise RegistryError)."""
     if manifest.is_index:
-        children = {c.digest: str(c.platform) if c.platform else None for c in manifest.children}
-        return ManifestKnowledge(manifest.digest, is_index=True, children=children)
+        children = {
+            c.digest: str(c.platform) if c.platform else None
+            for c in manifest.children
+            if not c.is_attestation
+        }
+        attestations = frozenset(c.digest for c in manifest.children if c.is_attestation)
+        return ManifestKnowledge(
+            manifest.digest, is_index=True, children=children, attestations=attestations
+        )
     config = manifest.config
     return ManifestKnowledge(
         manifest.digest, is_index=False, config=config.digest if config else None
@@ -53,6 +67,8 @@ def relate(claimed: Digest, target: Digest, view: RegistryView) -> Link | None:
         return Link(R.IDENTICAL)
     known = view.manifests
     tk, ck = known.get(target), known.get(claimed)
+    if tk is not None and tk.is_index and claimed in tk.attestations:
+        return Link(R.ATTESTATION)
     if tk is not None and tk.is_index and claimed in tk.children:
         return Link(R.PLATFORM_MANIFEST, tk.children[claimed])
     if ck is not None and ck.is_index and target in ck.children:

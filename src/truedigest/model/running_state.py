@@ -83,7 +83,10 @@ class ManifestKnowledge:
     digest: Digest
     is_index: bool
     children: Mapping[Digest, str | None] = field(default_factory=dict)
-    """Child manifest digest -> platform (`linux/amd64`), for an index."""
+    """Child manifest digest -> platform (`linux/amd64`), for an index; attestation
+    manifests are not among them."""
+    attestations: frozenset[Digest] = frozenset()
+    """The index's attestation manifests (provenance, SBOM): never what a runtime runs."""
     config: Digest | None = None
     """The config blob digest, for an image manifest."""
 

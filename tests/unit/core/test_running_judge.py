@@ -388,3 +388,38 @@ def test_any_records_give_a_report(
         assert all(r.status in (RowStatus.OK, RowStatus.SKIPPED) for r in rows)
         assert any(r.status is RowStatus.OK for r in rows)
         assert not any(r.relation is R.UNTRACEABLE for r in rows)
+
+
+def test_a_runtime_reporting_an_attestation_manifest_never_passes() -> None:
+    # buildx puts provenance/SBOM manifests (platform unknown/unknown) inside the index;
+    # a runtime never runs one, so it is not "the same image on a platform".
+    from tests.support.images import build_platform_index
+    from truedigest.core.running_relate import EQUIVALENT, knowledge_of
+    from truedigest.oci.manifest import Manifest
+
+    index = build_platform_index("running/attested", salt="attestation-child")
+    truth = Digest.parse(index.digest)
+    knowledge = knowledge_of(
+        Manifest(
+            repository="running/attested",
+            media_type=index.media_type,
+            body=index.body,
+            digest=truth,
+        )
+    )
+    [attestation] = [m for m in index.manifests if m.attests is not None]
+    amd64 = next(m for m in index.images if m.architecture == "amd64")
+    view_ = RegistryView(
+        reference="127.0.0.1:5000/running/attested:v1",
+        repository="127.0.0.1:5000/running/attested",
+        truth=truth,
+        manifests={truth: knowledge},
+    )
+
+    link = relate(Digest.parse(attestation.digest), truth, view_)
+    assert link is not None
+    assert link.relation is R.ATTESTATION
+    assert R.ATTESTATION not in EQUIVALENT
+    child = relate(Digest.parse(amd64.digest), truth, view_)
+    assert child is not None
+    assert (child.relation, child.platform) == (R.PLATFORM_MANIFEST, "linux/amd64")
