@@ -355,9 +355,9 @@ def test_cli_json_groups_index_and_lists_errors(mixed: Mixed, tmp_path: Path) ->
         "-",
         "multi,multi-1.0",
     ]
-    errors = [f for f in lines if f[0] == "error"]
-    assert sorted(f[1] for f in errors) == [mixed.corrupt_tag, mixed.dangling_tag]
-    assert all(len(f) == 3 for f in errors)
+    failed = [f for f in lines if f[0] == "error"]
+    assert sorted(f[1] for f in failed) == [mixed.corrupt_tag, mixed.dangling_tag]
+    assert all(len(f) == 3 for f in failed)
     assert "could not be resolved" in text.stderr
     assert "moved last: unknown (2 images share the newest creation time" in text.stderr
 

@@ -26,7 +26,6 @@ from truedigest.render.termtable import (
     Tone,
     draw,
     piped_line,
-    wrap_words,
 )
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
@@ -116,7 +115,7 @@ def tags_piped(scan: TagScan) -> str:
 def tags_lines(scan: TagScan, width: int, *, plain: bool) -> list[Line]:
     """The terminal layout at `width` columns: no line wider, no digest or tag split
     (a tag longer than a line is cut with `…`: the whole name is piped and in JSON)."""
-    from truedigest.render.forensics_view import fit_words
+    from truedigest.render.forensics_view import wrapped
 
     def styled(style: str) -> str:
         return "" if plain else style
@@ -127,7 +126,7 @@ def tags_lines(scan: TagScan, width: int, *, plain: bool) -> list[Line]:
         f"truedigest tags: {clean(scan.repository.name)} ({n_tags} tags, "
         f"{len(scan.groups)} digests)"
     )
-    out: list[Line] = [[(t, styled("bold"))] for t in wrap_words(fit_words(title, width), width)]
+    out: list[Line] = [[(t, styled("bold"))] for t in wrapped(title, width)]
     number_width = len(str(len(scan.groups)))
     for i, g in enumerate(scan.groups, 1):
         kind = short_media_type(g.media_type) or g.media_type or "no media type"
@@ -135,12 +134,12 @@ def tags_lines(scan: TagScan, width: int, *, plain: bool) -> list[Line]:
         moved = "  moved last" if g is newest else ""
         head = f"{i:>{number_width}}  {g.digest.short}  {clean(kind)}  {clean(when)}{moved}"
         indent = " " * (number_width + 2)
-        for j, text in enumerate(wrap_words(fit_words(head, width), width, indent=indent)):
+        for j, text in enumerate(wrapped(head, width, indent=indent)):
             style = "bold green" if g is newest else ("bold" if j == 0 else "")
             out.append([(text, styled(style))])
-        tags = fit_words(" ".join(clean(t) for t in g.tags), width - len(TAG_INDENT))
+        tags = " ".join(clean(t) for t in g.tags)
         out.extend(
-            [(text, "")] for text in wrap_words(tags, width, first=TAG_INDENT, indent=TAG_INDENT)
+            [(text, "")] for text in wrapped(tags, width, first=TAG_INDENT, indent=TAG_INDENT)
         )
     if not scan.groups:
         out.append([("(no tag resolved)", "")])
@@ -148,10 +147,10 @@ def tags_lines(scan: TagScan, width: int, *, plain: bool) -> list[Line]:
         out.append([])
         out.append([(f"tags that could not be resolved ({len(scan.errors)})", styled("bold red"))])
         for e in scan.errors:
-            text = fit_words(f"{clean(e.tag)}: {clean(e.error)}", width - len(TAG_INDENT))
+            text = f"{clean(e.tag)}: {clean(e.error)}"
             out.extend(
                 [(t, styled("red"))]
-                for t in wrap_words(text, width, first=TAG_INDENT, indent=TAG_INDENT * 2)
+                for t in wrapped(text, width, first=TAG_INDENT, indent=TAG_INDENT * 2)
             )
     return out
 

@@ -1,21 +1,43 @@
 """Renderers for `inspect` and `whatis`: JSON documents, and a tree of text.
 
-The text is built once as a tree of `Node`s, then drawn with rich on a terminal
-or as a plain indented tree when piped (stable, greppable, no escape codes).
-rich is imported only inside the function that draws with it.
+The text is built once as a tree of `Node`s, then drawn three ways:
+
+- **piped**: a plain indented tree (two spaces a level), one node a line, full
+  digests, no escape codes: stable and greppable;
+- **terminal** (rich): guides (`├── `, `│   `) and styles, every label word-wrapped
+  to the terminal's width under its guide. A line breaks only between words; a full
+  digest that cannot fit whole on a line at its depth is shown as its short form
+  (`sha256:` + 12 hex + `…`), never split; another word longer than a line is cut
+  with `…` (the whole text is in `-o json` and in the piped tree);
+- **plain terminal** (`NO_COLOR`, `TERM=dumb`): the same wrapped layout with spaces
+  for guides, no style, no frame character.
+
+rich is imported only when drawing in colour.
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from truedigest.core.classify import Kind, WhatIs
 from truedigest.core.facts import ChildNode, Inspection, ManifestFacts
 from truedigest.oci.manifest import Descriptor, short_media_type
 from truedigest.render.safetext import clean
+from truedigest.render.termtable import (
+    DEFAULT_WIDTH,
+    Line,
+    line_text,
+    plain_wanted,
+    to_rich,
+    wrap_words,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 INSPECT_SCHEMA = "truedigest.inspect/v1"
 WHATIS_SCHEMA = "truedigest.whatis/v1"
@@ -147,24 +169,93 @@ def render_plain(root: Node, indent: str = "  ") -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_tree(root: Node, stream: TextIO | None = None) -> None:
-    """A rich Tree on a terminal; the plain indented tree when piped."""
+def print_tree(root: Node, stream: TextIO | None = None, console: Console | None = None) -> None:
+    """The wrapped tree on a terminal (`console`, else one on `stream`); the plain
+    indented tree when `stream` is not a terminal."""
     out = stream or sys.stdout
-    if not out.isatty():
+    if console is None and not out.isatty():
         out.write(render_plain(root))
         out.flush()
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.tree import Tree
+    emit(lambda width, plain: tree_lines(root, width, plain=plain), console, out)
 
-    def build(node: Node, tree: Tree) -> None:
-        for child in node.children:
-            build(child, tree.add(escape(clean(child.label)), style=child.style or ""))
 
-    tree = Tree(escape(clean(root.label)), style=root.style or "", guide_style="dim")
-    build(root, tree)
-    Console(file=out, soft_wrap=True).print(tree)
+LineMaker = Callable[[int, bool], list[Line]]
+
+
+def emit(make: LineMaker, console: Console | None = None, stream: TextIO | None = None) -> None:
+    """Lines laid out for a terminal: `make(width, plain)`; plain (`NO_COLOR`,
+    `TERM=dumb`, a console without colour) writes the text with no escape code."""
+    out = stream or sys.stdout
+    plain = plain_wanted() or bool(console is not None and console.no_color)
+    if console is None and plain:
+        import shutil
+
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        out.write("".join(line_text(ln) + "\n" for ln in make(width, True)))
+        out.flush()
+        return
+    if console is None:
+        from rich.console import Console
+
+        console = Console(file=out, highlight=False, soft_wrap=False)
+    lines = make(console.width, plain)
+    if plain:
+        console.file.write("".join(line_text(ln) + "\n" for ln in lines))
+        console.file.flush()
+        return
+    for line in lines:
+        console.print(to_rich(line), highlight=False, crop=False, soft_wrap=True)
+
+
+_GUIDES = {False: ("├── ", "└── ", "│   ", "    "), True: ("  ", "  ", "  ", "  ")}
+_FULL_DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})(\W*)$")
+
+
+def fit_words(text: str, room: int) -> str:
+    """`text` whose every word fits `room` columns: a full digest too long for it
+    becomes its short form (`sha256:` + 12 hex + `…`), another word is cut with `…`."""
+    words = []
+    for word in text.split():
+        if len(word) > room:
+            m = _FULL_DIGEST.match(word)
+            if m is not None:
+                word = f"{m.group(1)}:{m.group(2)[:12]}…{m.group(3)}"
+            if len(word) > room:
+                word = word[: max(room - 1, 1)] + "…"
+        words.append(word)
+    return " ".join(words)
+
+
+def wrapped(text: str, width: int, *, first: str = "", indent: str = "") -> list[str]:
+    """`text` as is when it fits one line (its spacing kept), else word-wrapped with
+    `fit_words` applied (no word split, no line wider than `width`)."""
+    if len(first) + len(text) <= width and "\n" not in text:
+        return [first + text]
+    room = width - max(len(first), len(indent))
+    return wrap_words(fit_words(text, room), width, first=first, indent=indent) or [first]
+
+
+def tree_lines(root: Node, width: int, *, plain: bool) -> list[Line]:
+    """The tree at `width` columns: each label word-wrapped under its guide."""
+    first, last, down, blank = _GUIDES[plain]
+    lines: list[Line] = []
+    guide_style = "" if plain else "dim"
+
+    def put(node: Node, lead: str, branch: str, cont: str) -> None:
+        prefix = lead + branch
+        room = max(width - len(prefix), 12)
+        label = clean(node.label)
+        style = "" if plain else (node.style or "")
+        for i, text in enumerate(wrapped(label, room)):
+            guide = prefix if i == 0 else lead + cont
+            lines.append([(guide, guide_style), (text, style)] if guide else [(text, style)])
+        for i, child in enumerate(node.children):
+            is_last = i == len(node.children) - 1
+            put(child, lead + cont, last if is_last else first, blank if is_last else down)
+
+    put(root, "", "", "")
+    return lines
 
 
 def size_text(n: int) -> str:
@@ -291,13 +382,18 @@ def whatis_tree(result: WhatIs) -> Node:
 
 
 __all__ = [
+    "LineMaker",
     "Node",
     "child_json",
+    "emit",
+    "fit_words",
     "inspect_document",
     "inspect_tree",
     "print_tree",
     "referrer_json",
     "render_plain",
+    "tree_lines",
     "whatis_document",
     "whatis_tree",
+    "wrapped",
 ]

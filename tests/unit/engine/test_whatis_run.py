@@ -181,11 +181,14 @@ def test_print_tree_plain_when_piped_rich_on_a_terminal(
 ) -> None:
     s = seed(fake)
     result = classify(client, s.arm64.digest)
-    piped, tty = io.StringIO(), _Tty()
-    monkeypatch.setenv("NO_COLOR", "1")
+    piped, tty, no_color = io.StringIO(), _Tty(), _Tty()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
 
     print_tree(whatis_tree(result), piped)
     print_tree(whatis_tree(result), tty)
+    monkeypatch.setenv("NO_COLOR", "1")
+    print_tree(whatis_tree(result), no_color)
 
     assert piped.getvalue() == render_plain(whatis_tree(result))
     assert piped.getvalue().startswith(f"{s.arm64.digest}  manifest  in {REG}/{REPO}\n")
@@ -193,6 +196,9 @@ def test_print_tree_plain_when_piped_rich_on_a_terminal(
     assert "\x1b" not in piped.getvalue()
     assert "├── " in tty.getvalue()
     assert s.arm64.digest in tty.getvalue()
+    assert "\x1b" not in no_color.getvalue()
+    assert "├" not in no_color.getvalue()
+    assert "  platform: linux/arm64/v8\n" in no_color.getvalue()
 
 
 # -- issue 9: a config that is gone, and a legacy schema 1 tag beside the rest ------------
