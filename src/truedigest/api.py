@@ -106,6 +106,7 @@ def verify(
     pin_files: Sequence[str | Path] = (),
     platform: str | None = None,
     git_sha: str | None = None,
+    require_revision: bool = False,
     wait: float = 0.0,
     interval: float = 5.0,
     plain_http: bool = False,
@@ -118,7 +119,8 @@ def verify(
 
     `cps` maps a CP name to its base URL; its token is read from the environment
     variable `cp_token_envs[name]` (default `CP_ADMIN_API_TOKEN`). At most one build
-    source. Returns the `Report` (`verdict`, `exit_code`, `truth`, `sources`,
+    source. `git_sha` (and a `sha-<hex>` tag) is checked against the commit the image
+    records; `require_revision` fails an image that records none. Returns the `Report` (`verdict`, `exit_code`, `truth`, `sources`,
     `to_json()`); raises `TruedigestError` only for usage errors (exit code 2)."""
     from truedigest.core.plan import VerifyPlan
     from truedigest.cp.client import build_targets
@@ -151,6 +153,7 @@ def verify(
         template=template,
         region=region,
         git_sha=git_sha,
+        require_revision=require_revision,
         build=source.read(refs[0]) if source is not None else None,
         pin_files=tuple(Path(p) for p in pin_files),
         wait=wait,
