@@ -220,6 +220,34 @@ def cp_options(*, pin_file_help: str) -> Callable[[F], F]:
 _OUTPUT_ALIASES = {"text": OutputFormat.TABLE, "table": OutputFormat.TEXT}
 
 
+def wait_options(*, wait_help: str) -> Callable[[F], F]:
+    """--wait SECONDS and --interval SECONDS (verify, running)."""
+    decorators = [
+        click.option(
+            "--wait",
+            type=SecondsParam(0, 86400),
+            default=0,
+            metavar="SECONDS",
+            help=wait_help,
+        ),
+        click.option(
+            "--interval",
+            type=SecondsParam(0.1, 3600),
+            default=5.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Pause between --wait rounds.",
+        ),
+    ]
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
 def output_option(choices: Sequence[OutputFormat], default: OutputFormat) -> Callable[[F], F]:
     """-o/--output, passed as an `OutputFormat` among `choices`; TRUEDIGEST_OUTPUT is
     shared by commands whose formats differ.

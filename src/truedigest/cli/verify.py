@@ -14,12 +14,12 @@ from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
     PlatformParam,
-    SecondsParam,
     cp_options,
     output_option,
     quiet_option,
     registry_options,
     verbose_option,
+    wait_options,
 )
 from truedigest.cli.wiring import cp_targets, session
 from truedigest.errors import ExitCode, TruedigestError, UsageError
@@ -89,21 +89,7 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     type=PlatformParam(),
     help="Compare against this platform's child manifest instead of the tag's own digest.",
 )
-@click.option(
-    "--wait",
-    type=SecondsParam(0, 86400),
-    default=0,
-    metavar="SECONDS",
-    help="Re-check registry and CPs until all agree or SECONDS pass.",
-)
-@click.option(
-    "--interval",
-    type=SecondsParam(0.1, 3600),
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Pause between --wait rounds.",
-)
+@wait_options(wait_help="Re-check registry and CPs until all agree or SECONDS pass.")
 @output_option([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN], OutputFormat.TABLE)
 @click.option(
     "--summary-file",
