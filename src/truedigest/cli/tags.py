@@ -74,7 +74,7 @@ def tags(
     its media type and creation time, and which tags moved last. The creation
     time is the org.opencontainers.image.created annotation, else the config's
     created (one GET per image, two per platform of an index; none when that
-    would take more than 32 requests); moved last is "unknown" unless every
+    would take more than 16 requests); moved last is "unknown" unless every
     digest has one and a single one is newest. Exit 3 when a tag could not be
     resolved (the groups are still printed), 10 when the repository does not
     exist.

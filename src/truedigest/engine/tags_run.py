@@ -33,8 +33,9 @@ from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, RegistryClient, Resolved
 
 DEFAULT_CONCURRENCY = 8
-MAX_CREATED_REQUESTS = 32
-"""`date_groups` reads configs only when all of them cost at most this many GETs."""
+MAX_CREATED_REQUESTS = 16
+"""`date_groups` reads configs only when all of them cost at most this many GETs (two
+round trips at the default concurrency)."""
 
 
 def list_matching(
