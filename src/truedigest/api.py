@@ -120,8 +120,9 @@ def verify(
     `cps` maps a CP name to its base URL; its token is read from the environment
     variable `cp_token_envs[name]` (default `CP_ADMIN_API_TOKEN`). At most one build
     source. `git_sha` (and a `sha-<hex>` tag) is checked against the commit the image
-    records; `require_revision` fails an image that records none. Returns the `Report` (`verdict`, `exit_code`, `truth`, `sources`,
-    `to_json()`); raises `TruedigestError` only for usage errors (exit code 2)."""
+    records; `require_revision` fails an image that records none. Returns the `Report`
+    (`verdict`, `exit_code`, `truth`, `sources`, `to_json()`); raises `TruedigestError`
+    only for usage errors (exit code 2)."""
     from truedigest.core.plan import VerifyPlan
     from truedigest.cp.client import build_targets
     from truedigest.engine.verify_run import run_verify

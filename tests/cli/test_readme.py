@@ -16,7 +16,9 @@ def test_help_blocks_are_current() -> None:
     for path in HELP_FILES:
         text = path.read_text()
         assert BLOCK.findall(text), f"{path.name} lost its --help blocks"
-        assert render(text) == text, f"stale {path.name} --help blocks: python -m scripts.readme_help"
+        assert render(text) == text, (
+            f"stale {path.name} --help blocks: python -m scripts.readme_help"
+        )
 
 
 def test_every_command_has_a_help_block() -> None:

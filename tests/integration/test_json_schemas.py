@@ -153,6 +153,8 @@ def _scenarios(w: World) -> dict[str, Scenario]:
                 "badref=CP",
                 "--cp",
                 "refused=CP",
+                "--cp",
+                "othercommit=CP",
                 "--cp-token-env",
                 "refused=OTHER",
                 "--template",
@@ -171,6 +173,8 @@ def _scenarios(w: World) -> dict[str, Scenario]:
                 "broken": [PinRow("app", "sha256:" + "ab" * 20, notes=None)],
                 "badref": [PinRow("app", cur.digest, image_ref=f"{w.name}@{old.digest}")],
                 "refused": [w.pin("app", cur.digest)],
+                # the served digest, but a git_sha the image (built from a*40) disowns
+                "othercommit": [w.pin("app", cur.digest, git_sha="b" * 7)],
             },
             shapes={"refused": "401"},
             files={"deploy.yaml": deploy},

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.requirements import require_tool
 from tests.support.cli import CliResult, cli_env, run_cli_many
 from tests.support.cpserver import CPServer, PinRow, make_pin
 from tests.support.images import (
@@ -37,6 +36,7 @@ from tests.support.images import (
     push_index,
 )
 from tests.support.registry import RegistryServer
+from tests.support.requirements import require_tool
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify-runtime-pin.sh"
 REPO = "verify-pin/app"
