@@ -159,11 +159,15 @@ class Candidate:
     duplicates: int = 1  # rows for this (template, region) in this CP
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def verdict_line(audit: PinAudit) -> str:
     n = len(audit.pins)
     wrong = sum(1 for p in audit.pins if p.status in PROBLEM_STATUSES)
     errors = sum(1 for p in audit.pins if p.status is Status.ERROR)
-    parts = [f"{n} pins", f"{wrong} wrong", f"{errors} unreadable"]
+    parts = [_count(n, "pin"), f"{wrong} wrong", f"{errors} unreadable"]
     if audit.disagreements:
-        parts.append(f"{len(audit.disagreements)} CP disagreements")
+        parts.append(_count(len(audit.disagreements), "CP disagreement"))
     return f"verdict: {audit.verdict} (exit {audit.exit_code}): {', '.join(parts)}"
