@@ -36,6 +36,16 @@ if TYPE_CHECKING:
     from truedigest.oci.httpconfig import ClientOptions
     from truedigest.oci.registry import RegistryClient, Resolved
 
+def _attestation_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    from truedigest.errors import UsageError
+
+    allowed = ("provenance", "sbom", "signature")
+    for kind in kinds:
+        if kind not in allowed:
+            raise UsageError(f"require_attestations: {kind!r} is not one of {', '.join(allowed)}")
+    return tuple(kinds)
+
+
 __all__ = ["resolve", "verify"]
 
 
@@ -107,6 +117,7 @@ def verify(
     platform: str | None = None,
     git_sha: str | None = None,
     require_revision: bool = False,
+    require_attestations: Sequence[str] = (),
     wait: float = 0.0,
     interval: float = 5.0,
     plain_http: bool = False,
@@ -120,7 +131,9 @@ def verify(
     `cps` maps a CP name to its base URL; its token is read from the environment
     variable `cp_token_envs[name]` (default `CP_ADMIN_API_TOKEN`). At most one build
     source. `git_sha` (and a `sha-<hex>` tag) is checked against the commit the image
-    records; `require_revision` fails an image that records none. Returns the `Report`
+    records; `require_revision` fails an image that records none; `require_attestations`
+    (`provenance`, `sbom`, `signature`) fails unless each sits on the truth digest.
+    Returns the `Report`
     (`verdict`, `exit_code`, `truth`, `sources`, `to_json()`); raises `TruedigestError`
     only for usage errors (exit code 2)."""
     from truedigest.core.plan import VerifyPlan
@@ -155,6 +168,7 @@ def verify(
         region=region,
         git_sha=git_sha,
         require_revision=require_revision,
+        require_attestations=_attestation_kinds(require_attestations),
         build=source.read(refs[0]) if source is not None else None,
         pin_files=tuple(Path(p) for p in pin_files),
         wait=wait,

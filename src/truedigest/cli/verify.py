@@ -85,6 +85,14 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Fail when the image records no commit (revision annotation, label or provenance).",
 )
 @click.option(
+    "--require-attestation",
+    "require_attestations",
+    multiple=True,
+    type=click.Choice(["provenance", "sbom", "signature"]),
+    help="Fail unless this attestation sits on the pinned digest (on every platform "
+    "child, for an index); repeatable.",
+)
+@click.option(
     "--platform",
     type=PlatformParam(),
     help="Compare against this platform's child manifest instead of the tag's own digest.",
@@ -118,6 +126,7 @@ def verify(
     region: str,
     git_sha: str | None,
     require_revision: bool,
+    require_attestations: tuple[str, ...],
     platform: Any,
     wait: float,
     interval: float,
@@ -163,6 +172,7 @@ def verify(
         wait=wait,
         interval=interval,
         require_revision=require_revision,
+        require_attestations=require_attestations,
     )
     if plan.compares_nothing:
         raise _nothing_to_compare(images[0])
@@ -211,7 +221,7 @@ def _nothing_to_compare(image: ImageRef) -> UsageError:
         f"nothing to compare: --image {image} is the only source",
         hint="add a second --image, --cp NAME=URL with --template, a build output "
         "(--build-digest, --build-metadata, …), --pin-file FILE, or a commit check "
-        "(--git-sha SHA, --require-revision); "
+        "(--git-sha SHA, --require-revision, --require-attestation KIND); "
         "`truedigest resolve REF` prints the digest alone",
     )
 

@@ -40,6 +40,8 @@ class VerifyPlan:
     interval: float = 5.0
     require_revision: bool = False
     """--require-revision: an image that records no commit fails (exit 1)."""
+    require_attestations: Sequence[str] = ()
+    """--require-attestation provenance|sbom|signature: each must sit on the truth digest."""
 
     @property
     def compares_nothing(self) -> bool:
@@ -51,6 +53,7 @@ class VerifyPlan:
             and not self.pin_files
             and not self.git_sha
             and not self.require_revision
+            and not self.require_attestations
         )
 
     @property

@@ -178,6 +178,8 @@ def _subject(obs: Observation) -> str:
             return "the build output"
         case SourceKind.REGISTRY:
             return _tag_label(obs)
+        case SourceKind.ATTESTATION:  # rows added after judging (--require-attestation)
+            return "the attestation"
         case _:
             assert_never(obs.kind)
 
@@ -199,6 +201,8 @@ def explain(
             fix = f"downstream jobs should use the registry's {truth}"
         case SourceKind.CP | SourceKind.FILE:
             fix = f"pin {truth} instead"
+        case SourceKind.ATTESTATION:
+            fix = f"attest {truth}"
         case _:
             assert_never(obs.kind)
     note = f" ({diagnosis.note})" if diagnosis.note else ""

@@ -84,7 +84,8 @@ def run_verify(
         "platform": str(plan.platform) if plan.platform else None,
     }
     report = evaluate(observations, oracle=oracle, rounds=rounds, context=context)
-    return check_commits(plan, registry, truth, report)
+    report = check_commits(plan, registry, truth, report)
+    return check_attestations(plan, registry, truth, report)
 
 
 def check_commits(
@@ -97,3 +98,21 @@ def check_commits(
         return report
     identity = read_identity(registry, truth)
     return apply_identity(report, claims, identity, require_revision=plan.require_revision)
+
+
+def check_attestations(
+    plan: VerifyPlan, registry: RegistryClient, truth: Resolved | None, report: Report
+) -> Report:
+    """--require-attestation: one `attestation:<kind>` row per kind (no request otherwise)."""
+    if truth is None or report.truth is None or not plan.require_attestations:
+        return report
+    from dataclasses import replace
+
+    from truedigest.core.attestations import AttestationKind, rows
+    from truedigest.core.verdicts import verdict_of
+    from truedigest.engine.attestation_run import survey
+
+    kinds = [AttestationKind(k) for k in plan.require_attestations]
+    added = rows(survey(registry, truth, kinds), kinds)
+    sources = (*report.sources, *added)
+    return replace(report, sources=sources, verdict=verdict_of(sources))

@@ -20,6 +20,7 @@ class SourceKind(StrEnum):
     CP = "cp"
     BUILD = "build"
     FILE = "file"
+    ATTESTATION = "attestation"
 
 
 class Status(StrEnum):
