@@ -97,6 +97,7 @@ INSPECT_EXTRA = {
     "layers_size",
     "created",
     "revision",
+    "revision_source",
     "source",
     "platform",
     "artifact_type",
@@ -106,8 +107,11 @@ INSPECT_EXTRA = {
 CHILD_EXTRA = {
     "created",
     "revision",
+    "revision_source",
     "source",
     "attests",
+    "attached_to",
+    "subject",
     "artifact_type",
     "predicate_types",
     "referrers",
@@ -422,13 +426,17 @@ def test_inspect_request_counts(
     client_for: Callable[[RegistryServer], RegistryClient],
 ) -> None:
     """Index: itself, each child, each image child's config, and referrers (API + tag) of
-    the top and of each image child. Single manifest: itself, config, referrers."""
+    the top and of each image child, and each provenance attestation's statement layer.
+    Single manifest: itself, config, referrers."""
     seeded = seed(registry_plain)
     images = len(seeded.index.images)
     client = client_for(registry_plain)
 
     do_inspect(client, seeded.ref("multi"))
-    assert client.requests_made == 1 + len(seeded.index.manifests) + images + 2 * (1 + images)
+    provenance = len(seeded.index.manifests) - images
+    assert client.requests_made == (
+        1 + len(seeded.index.manifests) + images + 2 * (1 + images) + provenance
+    )
 
     before = client.requests_made
     do_inspect(client, seeded.ref("docker"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from truedigest.core.revision import RevisionSource
 from truedigest.errors import ExitCode, RegistryError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
@@ -53,6 +54,9 @@ class ManifestFacts:
     layers_size: int = 0
     created: str | None = None
     revision: str | None = None
+    revision_source: RevisionSource | None = None
+    """annotation or label here; `inspect` sets provenance for an index child whose
+    buildx provenance attestation alone names the commit."""
     source: str | None = None
     platform: Platform | None = None
     """From the config (`os`/`architecture`/`variant`), when the config was read."""
@@ -108,6 +112,11 @@ def manifest_facts(manifest: Manifest, config: Mapping[str, object] | None = Non
         platform = manifest.legacy_platform
     else:
         platform = Platform.from_json(config) if config is not None else None
+    revision_source = None
+    if annotations.get(REVISION):
+        revision_source = RevisionSource.ANNOTATION
+    elif labels.get(REVISION):
+        revision_source = RevisionSource.LABEL
     return ManifestFacts(
         digest=manifest.digest,
         media_type=manifest.media_type,
@@ -119,6 +128,7 @@ def manifest_facts(manifest: Manifest, config: Mapping[str, object] | None = Non
         layers_size=sum(max(layer.size, 0) for layer in layers),
         created=created,
         revision=annotations.get(REVISION) or labels.get(REVISION),
+        revision_source=revision_source,
         source=annotations.get(SOURCE) or labels.get(SOURCE),
         platform=platform,
         artifact_type=artifact_type if isinstance(artifact_type, str) else None,
@@ -180,6 +190,9 @@ class ChildNode:
     facts: ManifestFacts | None
     referrers: tuple[Descriptor, ...] = ()
     error: str | None = None
+    statement_subjects: tuple[Digest, ...] = ()
+    """For a provenance attestation: the digests its in-toto statement names (read
+    from its layer); they should equal `attests`."""
 
     @property
     def digest(self) -> Digest:
@@ -202,6 +215,15 @@ class ChildNode:
             except TruedigestError:
                 return None
         return self.facts.subject if self.facts is not None else None
+
+    @property
+    def statement_subject(self) -> Digest | None:
+        """The digest the provenance statement names: the one it is attached to when
+        among its subjects, else the first (None when no statement was read)."""
+        subjects = self.statement_subjects
+        if not subjects:
+            return None
+        return self.attests if self.attests in subjects else subjects[0]
 
     @property
     def annotations(self) -> dict[str, str]:

@@ -10,17 +10,29 @@ themselves are read by `truedigest.core.facts`.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import dataclasses
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from truedigest.core.facts import (
+    PREDICATE_TYPE_KEY,
     ChildNode,
     Inspection,
     ManifestFacts,
     has_image_config,
     manifest_facts,
 )
+from truedigest.core.revision import (
+    Revision,
+    RevisionSource,
+    from_statement,
+    is_provenance,
+    load_statement,
+    statement_subjects,
+)
+from truedigest.engine.identity_run import PROVENANCE_CAP
 from truedigest.engine.workpool import error_of, fetch_pool, outcome
-from truedigest.oci.manifest import Descriptor
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import Descriptor, Manifest
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import RegistryClient
 
@@ -30,8 +42,9 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
 
     Requests: 1 for the top manifest, then concurrently: per child its manifest
     (+ its config unless it is an attestation), the referrers of the top digest
-    and of each non-attestation child (API, then the `sha256-<hex>` tag). A
-    single manifest costs its config and its referrers.
+    and of each non-attestation child (API, then the `sha256-<hex>` tag), and the
+    in-toto layer of each provenance attestation child (its statement's subject and
+    commit). A single manifest costs its config and its referrers.
     Raises NotFoundError when `ref` itself is not served.
     """
     top = client.get_manifest(ref)
@@ -48,7 +61,7 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
         else:
             facts = manifest_facts(top)
             descriptors = top.children
-            fetched = [pool.submit(_child_facts, client, ref, d) for d in descriptors]
+            fetched = [pool.submit(_child_read, client, ref, d) for d in descriptors]
             child_referrers: list[Future[list[Descriptor]] | None] = [
                 None if d.is_attestation else pool.submit(client.referrers, ref, d.digest)
                 for d in descriptors
@@ -56,7 +69,8 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
             nodes = []
             for desc, fut, rfut in zip(descriptors, fetched, child_referrers, strict=True):
                 error = error_of(fut)
-                child_facts = fut.result() if error is None else None
+                read = fut.result() if error is None else None
+                child_facts = read[0] if read is not None else None
                 refs: list[Descriptor] = []
                 if rfut is not None:
                     refs = outcome(rfut, errors, f"referrers of {desc.digest}") or []
@@ -65,19 +79,91 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
                 problems = child_facts.problems if child_facts is not None else ()
                 errors.extend(f"child {desc.digest}: {p}" for p in problems)
                 nodes.append(ChildNode(desc, child_facts, tuple(refs), error))
-            children = tuple(nodes)
+            manifests = {
+                d.digest: f.result()[1]
+                for d, f in zip(descriptors, fetched, strict=True)
+                if d.is_attestation and error_of(f) is None
+            }
+            children = _with_provenance(client, ref, pool, tuple(nodes), manifests, errors)
         referrers = outcome(top_referrers, errors, f"referrers of {top.digest}") or []
     # a part of the top manifest that cannot be read: the rest is printed, exit 3
     errors[:0] = facts.problems
     return Inspection(ref, facts, children, tuple(referrers), tuple(errors))
 
 
-def _child_facts(client: RegistryClient, ref: ImageRef, desc: Descriptor) -> ManifestFacts:
+def _child_read(
+    client: RegistryClient, ref: ImageRef, desc: Descriptor
+) -> tuple[ManifestFacts, Manifest]:
     manifest = client.get_manifest(ref, desc.digest)
     config = None
     if not desc.is_attestation and has_image_config(manifest):
         config = client.get_config(ref, manifest)
-    return manifest_facts(manifest, config)
+    return manifest_facts(manifest, config), manifest
+
+
+_Statement = tuple[tuple[Digest, ...], Revision | None]
+
+
+def _read_statement(client: RegistryClient, ref: ImageRef, manifest: Manifest) -> _Statement:
+    """Subjects and commit of the attestation's provenance statement(s)."""
+    subjects: list[Digest] = []
+    revision: Revision | None = None
+    for layer in manifest.layers:
+        if not is_provenance(layer.annotations.get(PREDICATE_TYPE_KEY, "")):
+            continue
+        data = client.get_blob(ref, layer.digest, cap=PROVENANCE_CAP, kind="provenance attestation")
+        statement = load_statement(data)
+        if statement is None:
+            continue
+        subjects.extend(statement_subjects(statement))
+        revision = revision or from_statement(statement)
+    return tuple(dict.fromkeys(subjects)), revision
+
+
+def _with_provenance(
+    client: RegistryClient,
+    ref: ImageRef,
+    pool: ThreadPoolExecutor,
+    nodes: tuple[ChildNode, ...],
+    manifests: dict[Digest, Manifest],
+    errors: list[str],
+) -> tuple[ChildNode, ...]:
+    """Each provenance attestation's statement subjects; and, for an image child that
+    records no revision itself, the commit its attached provenance names."""
+    wanted = {
+        digest: pool.submit(_read_statement, client, ref, manifest)
+        for digest, manifest in manifests.items()
+        if any(
+            is_provenance(layer.annotations.get(PREDICATE_TYPE_KEY, ""))
+            for layer in manifest.layers
+        )
+    }
+    read: dict[Digest, _Statement] = {}
+    for digest, fut in wanted.items():
+        found = outcome(fut, errors, f"provenance of {digest}")
+        if found is not None:
+            read[digest] = found
+    commits: dict[Digest, Revision] = {}
+    out: list[ChildNode] = []
+    for node in nodes:
+        if node.digest in read:
+            subjects, revision = read[node.digest]
+            node = dataclasses.replace(node, statement_subjects=subjects)
+            if revision is not None and node.attests is not None:
+                commits.setdefault(node.attests, revision)
+        out.append(node)
+    for i, node in enumerate(out):
+        facts = node.facts
+        found_commit = commits.get(node.digest)
+        if node.attestation or facts is None or facts.revision or found_commit is None:
+            continue
+        out[i] = dataclasses.replace(
+            node,
+            facts=dataclasses.replace(
+                facts, revision=found_commit.commit, revision_source=RevisionSource.PROVENANCE
+            ),
+        )
+    return tuple(out)
 
 
 __all__ = ["inspect"]

