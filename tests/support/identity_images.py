@@ -23,6 +23,8 @@ from tests.support.images import (
 )
 
 REVISION = "org.opencontainers.image.revision"
+SPDX = "https://spdx.dev/Document"
+COSIGN_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 Slsa = Literal["v0.2", "v1"]
 PREDICATE_TYPES: dict[str, str] = {
     "v0.2": "https://slsa.dev/provenance/v0.2",
@@ -34,6 +36,7 @@ __all__ = [
     "REVISION",
     "build_provenance",
     "buildx_index",
+    "cosign_signature",
     "image_with_revision",
 ]
 
@@ -86,10 +89,12 @@ def build_provenance(
     slsa: Slsa = "v0.2",
     subject_digest: str | None = None,
     repo_hint: str = "test/app",
+    sbom: bool = False,
 ) -> Image:
     """A buildx attestation manifest (platform unknown/unknown) for `subject` whose
     in-toto statement layer carries a SLSA provenance naming `commit`.
-    `subject_digest` makes the statement name another digest than it is attached to."""
+    `subject_digest` makes the statement name another digest than it is attached to;
+    `sbom` adds an SPDX statement layer, as `buildx --sbom=true` does."""
     predicate_type = PREDICATE_TYPES[slsa]
     named = subject_digest or subject.digest
     statement = canonical_json(
@@ -105,26 +110,32 @@ def build_provenance(
             "predicate": _predicate(commit, slsa),
         }
     )
+    layers = [(INTOTO_LAYER, statement, {"in-toto.io/predicate-type": predicate_type})]
+    if sbom:
+        spdx = canonical_json(
+            {
+                "_type": "https://in-toto.io/Statement/v0.1",
+                "predicateType": SPDX,
+                "subject": [{"name": repo_hint, "digest": {"sha256": named.split(":")[1]}}],
+                "predicate": {"spdxVersion": "SPDX-2.3", "name": "sbom"},
+            }
+        )
+        layers.append((INTOTO_LAYER, spdx, {"in-toto.io/predicate-type": SPDX}))
     config = canonical_json(
         {
             "architecture": "unknown",
             "os": "unknown",
             "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(statement)]},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(b) for _, b, _ in layers]},
         }
     )
-    manifest = _manifest_body(
-        OCI_MANIFEST,
-        (OCI_CONFIG, config),
-        [(INTOTO_LAYER, statement, {"in-toto.io/predicate-type": predicate_type})],
-        None,
-    )
+    manifest = _manifest_body(OCI_MANIFEST, (OCI_CONFIG, config), layers, None)
     return Image(
         config=config,
         config_digest=sha256_digest(config),
         config_media_type=OCI_CONFIG,
-        layers=(statement,),
-        layer_digests=(sha256_digest(statement),),
+        layers=tuple(b for _, b, _ in layers),
+        layer_digests=tuple(sha256_digest(b) for _, b, _ in layers),
         layer_media_type=INTOTO_LAYER,
         manifest=manifest,
         digest=sha256_digest(manifest),
@@ -145,3 +156,44 @@ def buildx_index(repo: str, salt: str, commit: str, *, slsa: Slsa = "v0.2") -> I
         build_provenance(image, commit, slsa=slsa, repo_hint=repo) for image in (amd64, arm64)
     ]
     return build_index([amd64, arm64], attestations)
+
+
+def cosign_signature(subject_digest: str, repo: str = "test/app") -> Image:
+    """What `cosign sign REPO@DIGEST` pushes as the tag `sha256-<hex>.sig`: an OCI
+    manifest whose simple-signing layer names the signed digest (the signature itself
+    is a placeholder: truedigest maps signatures, cosign verifies them)."""
+    payload = canonical_json(
+        {
+            "critical": {
+                "identity": {"docker-reference": repo},
+                "image": {"docker-manifest-digest": subject_digest},
+                "type": "cosign container image signature",
+            },
+            "optional": None,
+        }
+    )
+    config = canonical_json(
+        {
+            "architecture": "",
+            "os": "",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(payload)]},
+        }
+    )
+    note = {"dev.cosignproject.cosign/signature": "MEUCIQ-placeholder"}
+    manifest = _manifest_body(
+        OCI_MANIFEST, (OCI_CONFIG, config), [(COSIGN_LAYER, payload, note)], None
+    )
+    return Image(
+        config=config,
+        config_digest=sha256_digest(config),
+        config_media_type=OCI_CONFIG,
+        layers=(payload,),
+        layer_digests=(sha256_digest(payload),),
+        layer_media_type=COSIGN_LAYER,
+        manifest=manifest,
+        digest=sha256_digest(manifest),
+        media_type=OCI_MANIFEST,
+        os="",
+        architecture="",
+    )

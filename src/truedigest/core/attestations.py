@@ -53,6 +53,9 @@ class Attached:
     manifest: Digest
     on: Target
     subject: Digest | None = None
+    bound: bool = True
+    """False when found only in another index (another tag) that lists the same child:
+    it says where the attestation sits, but does not bind it to the pinned digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +81,13 @@ def _name(target: Target) -> str:
 def judge(survey: Survey, kind: AttestationKind) -> Observation:
     """The `attestation:<kind>` row for a required kind."""
     found = [a for a in survey.found if a.kind is kind]
+    bound = [a for a in found if a.bound]
     truth = survey.truth
     pin = "the index the pin names" if truth.is_index else "the pinned digest"
-    on_truth = [a for a in found if a.on.digest == truth.digest]
-    on_children = {a.on.digest for a in found if a.on.digest != truth.digest}
+    on_truth = [a for a in bound if a.on.digest == truth.digest]
+    on_children = {a.on.digest for a in bound if a.on.digest != truth.digest}
     covered = bool(survey.children) and all(c.digest in on_children for c in survey.children)
-    binding = on_truth or ([a for a in found if a.on in survey.children] if covered else [])
+    binding = on_truth or ([a for a in bound if a.on in survey.children] if covered else [])
     wrong = [a for a in found if a.subject is not None and a.subject != a.on.digest]
     first = binding[0] if binding else (found[0] if found else None)
     extra: dict[str, object] = {

@@ -53,7 +53,9 @@ class _Survey:
             self.manifests[digest] = self.client.get_manifest(self.resolved.ref, digest)
         return self.manifests[digest]
 
-    def from_index(self, index: Manifest, targets: dict[Digest, Target]) -> None:
+    def from_index(
+        self, index: Manifest, targets: dict[Digest, Target], *, bound: bool = True
+    ) -> None:
         """The buildx attestation manifests of `index` that sit on one of `targets`."""
         if not self.kinds & _STATEMENT_KINDS:
             return
@@ -74,7 +76,7 @@ class _Survey:
                 statement = load_statement(data)
                 subjects = statement_subjects(statement) if statement is not None else ()
                 subject = on if on in subjects else (subjects[0] if subjects else None)
-                self.found.append(Attached(kind, child.digest, targets[on], subject))
+                self.found.append(Attached(kind, child.digest, targets[on], subject, bound))
 
     def signatures(self, targets: Sequence[Target]) -> None:
         if AttestationKind.SIGNATURE not in self.kinds:
@@ -97,7 +99,7 @@ class _Survey:
             except NotFoundError:
                 continue
             if other.is_index and other.digest not in targets:
-                self.from_index(other, targets)
+                self.from_index(other, targets, bound=False)
 
 
 def survey(client: RegistryClient, truth: Resolved, kinds: Sequence[AttestationKind]) -> Survey:
