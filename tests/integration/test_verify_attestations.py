@@ -32,6 +32,7 @@ from tests.support.images import (
     push_index,
     sha256_digest,
 )
+from tests.support.jsonschemas import closed, load_schema, validate
 from tests.support.registry import RegistryServer
 from truedigest.core.plan import VerifyPlan
 from truedigest.engine.verify_run import run_verify
@@ -121,6 +122,7 @@ def verify(
     with RegistryClient(options, credentials=CredentialStore(env={})) as client:
         report = run_verify(plan, client, env={})
     doc = json.loads(json.dumps(report.to_json()))
+    assert validate(closed(load_schema("verify")), doc) == []  # every key documented
     return Run(doc, client.transport.stats.by_host.get(world.server.host, 0))
 
 
