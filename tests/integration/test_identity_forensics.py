@@ -29,11 +29,19 @@ from tests.support.images import (
 )
 from tests.support.registry import RegistryServer
 from truedigest.engine.inspect_run import inspect
+from truedigest.engine.whatis_run import whatis
 from truedigest.oci.auth import CredentialStore
+from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_reference
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions
-from truedigest.render.forensics_view import inspect_document, inspect_tree, render_plain
+from truedigest.render.forensics_view import (
+    inspect_document,
+    inspect_tree,
+    render_plain,
+    whatis_document,
+    whatis_tree,
+)
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 COMMIT = hashlib.sha1(b"forensics: the commit that was built").hexdigest()  # noqa: S324
@@ -150,3 +158,39 @@ def test_inspect_statement_naming_another_digest_is_shown(
     # commit from the attestation attached to it (as buildx reads it)
     text = render_plain(inspect_tree(result))
     assert f"statement subject: {arm64.digest} (not the digest it is attached to)" in text
+
+
+# =========================================================================== whatis
+
+
+def _whatis(client: RegistryClient, world: World, digest: str) -> dict[str, Any]:
+    result = whatis(client, parse_reference(f"{world.server.host}/{REPO}"), Digest.parse(digest))
+    assert result.errors == (), result.errors
+    return whatis_document(result)
+
+
+@pytest.mark.parametrize(
+    ("tag", "revision", "source"),
+    [("annotation", COMMIT, "annotation"), ("label", COMMIT, "label"), ("none", None, None)],
+)
+def test_whatis_manifest_revision(
+    world: World, client: RegistryClient, tag: str, revision: str | None, source: str | None
+) -> None:
+    doc = _whatis(client, world, world.images[tag].digest)
+    assert doc["kind"] == "manifest"
+    assert (doc["revision"], doc["revision_source"]) == (revision, source)
+
+
+def test_whatis_index_child_revision_from_provenance(world: World, client: RegistryClient) -> None:
+    index = world.indexes["prov-v1"]
+    child = index.images[1]
+    result = whatis(
+        client, parse_reference(f"{world.server.host}/{REPO}"), Digest.parse(child.digest)
+    )
+    doc = whatis_document(result)
+    assert (doc["revision"], doc["revision_source"]) == (COMMIT, "provenance")
+    assert f"revision: {COMMIT} (from the provenance)" in render_plain(whatis_tree(result))
+    # arm64 (no attestation is attached to it): no revision; an attestation: none
+    assert _whatis(client, world, world.indexes["imagetools"].images[1].digest)["revision"] is None
+    att = next(m for m in index.manifests if m.attests == child.digest)
+    assert _whatis(client, world, att.digest)["revision"] is None

@@ -124,6 +124,8 @@ WHATIS_EXTRA = {
     "size",
     "attests",
     "artifact_type",
+    "revision",
+    "revision_source",
     "detail",
     "tags_checked",
     "errors",
@@ -673,7 +675,8 @@ def test_whatis_request_counts(
         return client.requests_made - before
 
     assert cost(seeded.index.digest) == 1 + 1 + n_tags
-    assert cost(seeded.arm64.digest) == 1 + 1 + n_tags
+    # + its config: no revision annotation, so the revision label is looked for
+    assert cost(seeded.arm64.digest) == 1 + 1 + n_tags + 1
     # amd64 + arm64 of `multi`, and the two artifacts the referrers indexes list
     image_children = len(seeded.index.images) + 2
     assert cost(seeded.arm64.config_digest) == 2 + 1 + n_tags + image_children

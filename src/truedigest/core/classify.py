@@ -54,6 +54,10 @@ class WhatIs:
     artifact_type: str | None = None
     tags_checked: int = 0
     errors: tuple[WalkError, ...] = ()
+    revision: str | None = None
+    """For an image manifest or index: the commit it records (`whatis_run` sets it)."""
+    revision_source: str | None = None
+    """annotation | label | provenance."""
 
     @property
     def exit_code(self) -> ExitCode:

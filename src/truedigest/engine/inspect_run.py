@@ -101,10 +101,10 @@ def _child_read(
     return manifest_facts(manifest, config), manifest
 
 
-_Statement = tuple[tuple[Digest, ...], Revision | None]
+Statement = tuple[tuple[Digest, ...], Revision | None]
 
 
-def _read_statement(client: RegistryClient, ref: ImageRef, manifest: Manifest) -> _Statement:
+def read_statement(client: RegistryClient, ref: ImageRef, manifest: Manifest) -> Statement:
     """Subjects and commit of the attestation's provenance statement(s)."""
     subjects: list[Digest] = []
     revision: Revision | None = None
@@ -131,14 +131,14 @@ def _with_provenance(
     """Each provenance attestation's statement subjects; and, for an image child that
     records no revision itself, the commit its attached provenance names."""
     wanted = {
-        digest: pool.submit(_read_statement, client, ref, manifest)
+        digest: pool.submit(read_statement, client, ref, manifest)
         for digest, manifest in manifests.items()
         if any(
             is_provenance(layer.annotations.get(PREDICATE_TYPE_KEY, ""))
             for layer in manifest.layers
         )
     }
-    read: dict[Digest, _Statement] = {}
+    read: dict[Digest, Statement] = {}
     for digest, fut in wanted.items():
         found = outcome(fut, errors, f"provenance of {digest}")
         if found is not None:
@@ -166,4 +166,4 @@ def _with_provenance(
     return tuple(out)
 
 
-__all__ = ["inspect"]
+__all__ = ["Statement", "inspect", "read_statement"]

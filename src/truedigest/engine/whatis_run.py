@@ -10,8 +10,9 @@ is a kind, not an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from truedigest.base import jsonutil
 from truedigest.core.classify import (
@@ -22,8 +23,11 @@ from truedigest.core.classify import (
     needs_blob_body,
     needs_config_platform,
 )
+from truedigest.core.facts import looks_like_attestation
+from truedigest.core.revision import Revision, from_annotations, from_config
 from truedigest.core.shortdigest import Candidate, DigestPrefix, Role, ambiguous, matching
 from truedigest.core.taggraph import BlobUse, TagGraph, WalkError
+from truedigest.engine.inspect_run import read_statement
 from truedigest.engine.tags_run import scan_tags
 from truedigest.engine.workpool import fetch_pool
 from truedigest.errors import (
@@ -35,7 +39,7 @@ from truedigest.errors import (
     TruedigestError,
 )
 from truedigest.oci.digest import Digest
-from truedigest.oci.manifest import Manifest, Platform
+from truedigest.oci.manifest import ATTESTATION_DIGEST_KEY, Manifest, Platform
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import RegistryClient
 
@@ -93,24 +97,79 @@ def whatis(
         with fetch_pool(client, workers) as pool:
             graph = _walk(client, repo, pool)
     platform, missing = None, False
+    config: Mapping[str, object] | None = _UNREAD
     if needs_config_platform(graph, manifest):
-        platform, missing = _config_platform(client, repo, graph, manifest)
-    return classify_manifest(graph, manifest, config_platform=platform, config_missing=missing)
+        config, missing = _read_config(client, repo, graph, manifest)
+        platform = _platform(manifest, config)
+    revision = _revision(client, repo, graph, manifest, config)  # before: its errors count
+    result = classify_manifest(graph, manifest, config_platform=platform, config_missing=missing)
+    if revision is None:
+        return result
+    return replace(result, revision=revision.commit, revision_source=str(revision.source))
 
 
-def _config_platform(
+_UNREAD: dict[str, object] = {}
+"""A config not read yet (None: read, and there is none)."""
+
+
+def _platform(manifest: Manifest, config: Mapping[str, object] | None) -> Platform | None:
+    if manifest.schema_version == 1:
+        return manifest.legacy_platform
+    return Platform.from_json(config) if config else None
+
+
+def _read_config(
     client: RegistryClient, repo: ImageRef, graph: TagGraph, manifest: Manifest
-) -> tuple[Platform | None, bool]:
-    """The config's platform, and whether the config blob is missing (the manifest is
-    still a manifest); a config that cannot be read is a walk error (exit 3)."""
+) -> tuple[Mapping[str, object] | None, bool]:
+    """The config, and whether the config blob is missing (the manifest is still a
+    manifest); a config that cannot be read is a walk error (exit 3)."""
+    if manifest.schema_version == 1:
+        return None, False
     try:
-        return client.config_platform(repo, manifest), False
+        return client.get_config(repo, manifest), False
     except NotFoundError:
         return None, True
     except TruedigestError as exc:
         config = manifest.config
         graph.add_error(WalkError(None, config.digest if config else None, exc.message))
         return None, False
+
+
+def _revision(
+    client: RegistryClient,
+    repo: ImageRef,
+    graph: TagGraph,
+    manifest: Manifest,
+    config: Mapping[str, object] | None,
+) -> Revision | None:
+    """The commit the manifest records: its annotation; for an image, its config's
+    label (one config GET unless the platform already read it), else the buildx
+    provenance an index of the repository attaches to it (its manifest, unless the
+    walk read it, and its statement layer). An index: its annotation only."""
+    found = from_annotations(manifest.annotations)
+    if found is not None or manifest.is_index or looks_like_attestation(manifest):
+        return found
+    if config is _UNREAD:
+        config = _read_config(client, repo, graph, manifest)[0]
+    found = from_config(config)
+    if found is not None:
+        return found
+    for parent, _ in graph.parents.get(manifest.digest, ()):
+        index = graph.manifests.get(parent)
+        for child in index.children if index is not None else ():
+            if child.annotations.get(ATTESTATION_DIGEST_KEY) != str(manifest.digest):
+                continue
+            try:
+                attestation = graph.manifests.get(child.digest) or client.get_manifest(
+                    repo.with_digest(child.digest)
+                )
+                found = read_statement(client, repo, attestation)[1]
+            except TruedigestError as exc:
+                graph.add_error(WalkError(None, child.digest, exc.message))
+                continue
+            if found is not None:
+                return found
+    return None
 
 
 def resolve_prefix(

@@ -115,6 +115,8 @@ def whatis_document(result: WhatIs) -> dict[str, Any]:
         "size": result.size,
         "attests": _opt(result.attests),
         "artifact_type": result.artifact_type,
+        "revision": result.revision,
+        "revision_source": result.revision_source,
         "detail": result.detail,
         "tags_checked": result.tags_checked,
         "errors": [

@@ -287,6 +287,8 @@ def whatis_tree(result: WhatIs) -> Node:
         root.add(f"platform: {result.platform}")
     if result.attests is not None:
         root.add(f"attests: {result.attests}")
+    if result.revision is not None:
+        root.add(f"revision: {result.revision} (from the {result.revision_source})")
     if result.kind is not Kind.ABSENT:
         root.add(f"tags: {', '.join(result.tags) if result.tags else 'none'}")
         if result.parents:

@@ -70,12 +70,14 @@ def test_whatis_manifest_request_budget(fake: MemoryRegistry, client: RegistryCl
 
     classify(client, s.arm64.digest)
 
-    # GET the digest, list tags, GET each tag; the platform comes from the index entry
+    # GET the digest, list tags, GET each tag; the platform comes from the index entry;
+    # then its config (no revision annotation: the revision label is looked for)
     assert fake.calls[:2] == [
         f"GET /v2/{REPO}/manifests/{s.arm64.digest}",
         f"GET /v2/{REPO}/tags/list",
     ]
-    assert sorted(fake.calls[2:]) == sorted(f"GET /v2/{REPO}/manifests/{t}" for t in fake.tags)
+    assert sorted(fake.calls[2:-1]) == sorted(f"GET /v2/{REPO}/manifests/{t}" for t in fake.tags)
+    assert fake.calls[-1] == f"GET /v2/{REPO}/blobs/{s.arm64.config_digest}"
 
 
 def test_whatis_blob_without_the_500(fake: MemoryRegistry, client: RegistryClient) -> None:
@@ -335,8 +337,9 @@ def test_a_short_digest_answers_as_the_full_one(
     assert whatis_document(by_prefix) == whatis_document(by_digest)
     assert by_prefix.kind is Kind.MANIFEST
     assert str(by_prefix.platform) == "linux/arm64/v8"
-    # the listing, one GET per tag, then the child named by the prefix: nothing twice
-    assert budget == 1 + len(fake.tags) + 1
+    # the listing, one GET per tag, the child named by the prefix, its config (the
+    # revision label): nothing twice
+    assert budget == 1 + len(fake.tags) + 1 + 1
 
 
 def test_a_short_digest_finds_configs_layers_and_indexes(
