@@ -10,12 +10,15 @@ revision. `pins`: each pin's revision beside its `git_sha` (annotation or label 
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from tests.support.cpserver import CPServer, make_pin
 from tests.support.identity_images import build_provenance, buildx_index, image_with_revision
 from tests.support.images import (
     Image,
@@ -28,7 +31,10 @@ from tests.support.images import (
     push_index,
 )
 from tests.support.registry import RegistryServer
+from truedigest.core.pin_audit import PinPlan
+from truedigest.cp.client import CPTarget
 from truedigest.engine.inspect_run import inspect
+from truedigest.engine.pins_run import audit_pins
 from truedigest.engine.whatis_run import whatis
 from truedigest.oci.auth import CredentialStore
 from truedigest.oci.digest import Digest
@@ -194,3 +200,39 @@ def test_whatis_index_child_revision_from_provenance(world: World, client: Regis
     assert _whatis(client, world, world.indexes["imagetools"].images[1].digest)["revision"] is None
     att = next(m for m in index.manifests if m.attests == child.digest)
     assert _whatis(client, world, att.digest)["revision"] is None
+
+
+# =========================================================================== pins
+
+
+def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None:
+    """The annotated image's commit is reported (one GET per distinct served digest); a
+    label is not read by `pins` (it would cost a second request): revision null."""
+    token = secrets.token_urlsafe(24)
+    registry_repo = f"{world.server.host}/{REPO}"
+    annotated, labelled = world.images["annotation"], world.images["label"]
+    with CPServer.start(token=token) as cp:
+        cp.set_pins(
+            [
+                make_pin("api", annotated.digest, registry_repo=registry_repo, git_sha=COMMIT),
+                make_pin("web", labelled.digest, registry_repo=registry_repo, git_sha=COMMIT),
+            ]
+        )
+        with RegistryClient(
+            ClientOptions(plain_http=True), credentials=CredentialStore(env={})
+        ) as client:
+            audit = audit_pins(
+                PinPlan(cps=[CPTarget("prod", cp.url)], track="annotation"),
+                client,
+                env={"CP_ADMIN_API_TOKEN": token},
+            )
+    doc = audit.to_json()
+    by_template = {p["template_name"]: p for p in doc["pins"]}
+    api, web = by_template["api"], by_template["web"]
+    assert (api["git_sha"], api["revision"], api["revision_source"]) == (
+        COMMIT,
+        COMMIT,
+        "annotation",
+    )
+    assert (web["git_sha"], web["revision"], web["revision_source"]) == (COMMIT, None, None)
+    assert token not in json.dumps(doc)

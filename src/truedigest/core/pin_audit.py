@@ -61,6 +61,11 @@ class PinEntry:
     tracked: str | None = None  # the tracked tag's digest in that repository
     file: str | None = None
     line: int | None = None
+    git_sha: str | None = None  # the CP row's git_sha, as written
+    revision: str | None = None
+    """The commit the pinned manifest records (its annotation, or a single image's
+    config label); None when it records none there or was not read."""
+    revision_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,9 @@ class PinEntry:
             "tracked": self.tracked,
             "file": self.file,
             "line": self.line,
+            "git_sha": self.git_sha,
+            "revision": self.revision,
+            "revision_source": self.revision_source,
         }
 
 

@@ -74,6 +74,7 @@ def row_candidate(
         image_digest=raw_digest if isinstance(raw_digest, str) else _show(raw_digest),
         image_ref=raw_ref if isinstance(raw_ref, str) else _show(raw_ref),
         status=Status.OK,
+        git_sha=_git_sha(row.get("git_sha")),
     )
     problems: list[str] = []
     if not isinstance(template, str) or not template:
@@ -162,6 +163,10 @@ def unreadable(target: CPTarget, message: str) -> Candidate:
 
 def _repository_of(ref: ImageRef) -> ImageRef:
     return ImageRef(ref.registry, ref.repository)
+
+
+def _git_sha(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _show(value: object) -> str | None:

@@ -7,18 +7,22 @@ has moved past it; duplicate rows for one (template, region) in one CP; and CPs
 that disagree for one (template, region). The judgement is pure (`core.pin_judge`);
 this module reads the CPs and files and asks the registry.
 
-Requests: one HEAD per distinct (repository, digest), one GET of the tracked tag per
-repository, all concurrent (the client bounds them per host); relations are worked
-out only for pins that differ from the tracked tag.
+Requests: one HEAD per distinct (repository, digest), then one GET of each served
+one for the pin's revision annotation (one extra request per distinct pinned digest;
+a config label or provenance is not read here: `verify --git-sha` does), one GET of
+the tracked tag per repository, all concurrent (the client bounds them per host);
+relations are worked out only for pins that differ from the tracked tag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
-from truedigest.core.pin_audit import Candidate, PinAudit, PinPlan, TrackedTag
+from truedigest.core.pin_audit import Candidate, PinAudit, PinEntry, PinPlan, TrackedTag
 from truedigest.core.pin_judge import disagreements, judge, note_disagreement
+from truedigest.core.revision import Revision, from_annotations
 from truedigest.cp.client import CPClient
 from truedigest.engine.pin_candidates import file_candidates, table_candidates, unreadable
 from truedigest.errors import NotFoundError, TruedigestError
@@ -29,6 +33,19 @@ from truedigest.sources.registry_tag import RegistryDiagnoser
 
 __all__ = ["audit_pins"]
 
+_Found = tuple[bool | str, Revision | None]
+
+
+def _with_revision(
+    pin: PinEntry, c: Candidate, looked: Mapping[tuple[str, Digest], _Found]
+) -> PinEntry:
+    if c.digest is None or c.locate is None:
+        return pin
+    revision = looked.get((c.locate.name, c.digest), (False, None))[1]
+    if revision is None:
+        return pin
+    return replace(pin, revision=revision.commit, revision_source=str(revision.source))
+
 
 class _Lookups:
     """Memoised registry questions, submitted to one pool as soon as they are known."""
@@ -37,7 +54,7 @@ class _Lookups:
         self.client = client
         self.pool = pool
         self.track = track
-        self.exists: dict[tuple[str, Digest], Future[bool | str]] = {}
+        self.exists: dict[tuple[str, Digest], Future[_Found]] = {}
         self.tracked: dict[str, Future[TrackedTag]] = {}
 
     def want(self, c: Candidate) -> None:
@@ -50,11 +67,19 @@ class _Lookups:
         if repo.name not in self.tracked:
             self.tracked[repo.name] = self.pool.submit(self._resolve, repo)
 
-    def _head(self, repo: ImageRef, digest: Digest) -> bool | str:
+    def _head(self, repo: ImageRef, digest: Digest) -> _Found:
+        """Served (or why it could not be told), and the commit the manifest records."""
         try:
-            return self.client.manifest_exists(repo, digest)
+            served = self.client.manifest_exists(repo, digest)
         except TruedigestError as exc:
-            return exc.message
+            return exc.message, None
+        if not served:
+            return False, None
+        try:  # one GET: the revision annotation (a label would cost a second request)
+            manifest = self.client.get_manifest(repo.with_digest(digest))
+        except TruedigestError:
+            return True, None  # the revision is an extra: the pin is still served
+        return True, from_annotations(manifest.annotations)
 
     def _resolve(self, repo: ImageRef) -> TrackedTag:
         try:
@@ -92,7 +117,8 @@ def audit_pins(
             for c in cands:
                 lookups.want(c)
             cp_cands.extend(cands)
-        exists = {k: f.result() for k, f in lookups.exists.items()}
+        looked = {k: f.result() for k, f in lookups.exists.items()}
+        exists = {k: served for k, (served, _) in looked.items()}
         tracked = {k: f.result() for k, f in lookups.tracked.items()}
         diagnosers = {
             name: RegistryDiagnoser(client, t.resolved)
@@ -107,7 +133,11 @@ def audit_pins(
         relations = {k: f.result() for k, f in wanted.items()}
     candidates = [*cp_cands, *file_cands]
     pins = tuple(
-        judge(c, exists=exists, tracked=tracked, relations=relations, track=plan.track)
+        _with_revision(
+            judge(c, exists=exists, tracked=tracked, relations=relations, track=plan.track),
+            c,
+            looked,
+        )
         for c in candidates
     )
     found = disagreements(cp_cands)

@@ -384,6 +384,7 @@ def test_audit_over_a_mock_registry_and_cp() -> None:
             "GET cp.example/cp/admin/runtime-image",
             f"HEAD {REG}/v2/team/app/manifests/{CURRENT}",
             f"HEAD {REG}/v2/team/app/manifests/{NEVER}",
+            f"GET {REG}/v2/team/app/manifests/{CURRENT}",  # its revision annotation
             f"GET {REG}/v2/team/app/manifests/latest",
         ]
     )
