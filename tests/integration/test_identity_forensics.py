@@ -41,6 +41,7 @@ from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_reference
 from truedigest.oci.registry import RegistryClient
 from truedigest.oci.transport import ClientOptions
+from truedigest.render.audit_view import pins_screen
 from truedigest.render.forensics_view import (
     inspect_document,
     inspect_tree,
@@ -51,6 +52,7 @@ from truedigest.render.forensics_view import (
 
 PusherFor = Callable[[RegistryEndpoint], Pusher]
 COMMIT = hashlib.sha1(b"forensics: the commit that was built").hexdigest()  # noqa: S324
+OTHER = hashlib.sha1(b"forensics: another commit").hexdigest()  # noqa: S324
 REPO = "forensics/app"
 
 
@@ -216,6 +218,7 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
             [
                 make_pin("api", annotated.digest, registry_repo=registry_repo, git_sha=COMMIT),
                 make_pin("web", labelled.digest, registry_repo=registry_repo, git_sha=COMMIT),
+                make_pin("old", annotated.digest, registry_repo=registry_repo, git_sha=OTHER),
             ]
         )
         with RegistryClient(
@@ -235,4 +238,9 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
         "annotation",
     )
     assert (web["git_sha"], web["revision"], web["revision_source"]) == (COMMIT, None, None)
+    assert by_template["old"]["revision"] == COMMIT
     assert token not in json.dumps(doc)
+    # the table notes the row whose git_sha is not the commit the image records
+    notes = [n.text for n in pins_screen(audit).notes]
+    assert f"git_sha {OTHER}, but the image records {COMMIT}" in notes
+    assert not any(f"git_sha {COMMIT}," in n for n in notes)

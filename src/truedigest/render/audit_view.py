@@ -291,6 +291,11 @@ def pins_screen(audit: PinAudit) -> Screen:
     )
     notes = [Note(p.source, _pin_note(p), _pin_tone(p)) for p in audit.pins if _has_note(p)]
     notes += [
+        Note(p.source, f"git_sha {p.git_sha}, but the image records {p.revision}", Tone.UNCHECKED)
+        for p in audit.pins
+        if _other_commit(p)
+    ]
+    notes += [
         Note(
             "CPs disagree",
             f"template {d.template_name} in {d.region}: "
@@ -335,6 +340,16 @@ def _short(digest: str | None) -> str:
     if hex_part and len(hex_part) >= 12:
         return f"{algorithm}:{hex_part[:12]}"
     return digest[:19]
+
+
+def _other_commit(p: PinEntry) -> bool:
+    """The row's git_sha and the pinned image's revision name different commits
+    (prefix match at the shorter length, at least 7)."""
+    if not p.git_sha or not p.revision:
+        return False
+    a, b = p.git_sha.lower(), p.revision.lower()
+    n = min(len(a), len(b))
+    return n < 7 or a[:n] != b[:n]
 
 
 def _has_note(p: PinEntry) -> bool:
