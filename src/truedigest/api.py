@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from truedigest.oci.httpconfig import ClientOptions
     from truedigest.oci.registry import RegistryClient, Resolved
 
+
 def _attestation_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     from truedigest.errors import UsageError
 
