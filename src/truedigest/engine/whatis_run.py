@@ -23,7 +23,7 @@ from truedigest.core.classify import (
     needs_blob_body,
     needs_config_platform,
 )
-from truedigest.core.facts import looks_like_attestation
+from truedigest.core.facts import has_image_config, looks_like_attestation
 from truedigest.core.revision import Revision, from_annotations, from_config
 from truedigest.core.shortdigest import Candidate, DigestPrefix, Role, ambiguous, matching
 from truedigest.core.taggraph import BlobUse, TagGraph, WalkError
@@ -130,7 +130,10 @@ def _read_config(
     except NotFoundError:
         return None, True
     except TruedigestError as exc:
-        config = manifest.config
+        try:
+            config = manifest.config
+        except TruedigestError:  # the descriptor itself is malformed (an OCI artifact's "")
+            config = None
         graph.add_error(WalkError(None, config.digest if config else None, exc.message))
         return None, False
 
@@ -150,7 +153,11 @@ def _revision(
     if found is not None or manifest.is_index or looks_like_attestation(manifest):
         return found
     if config is _UNREAD:
-        config = _read_config(client, repo, graph, manifest)[0]
+        # Only an image config carries labels: an artifact's config (or a malformed
+        # descriptor) is no revision, not a failure to say what the digest is.
+        config = (
+            _read_config(client, repo, graph, manifest)[0] if has_image_config(manifest) else None
+        )
     found = from_config(config)
     if found is not None:
         return found
