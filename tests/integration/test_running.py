@@ -34,6 +34,7 @@ from tests.support.images import (
     build_platform_index,
     push_image,
     push_index,
+    push_layout_tag,
 )
 from tests.support.registry import RegistryServer, registry_binary
 from tests.support.running_facts import HOST as CORPUS_HOST
@@ -540,29 +541,7 @@ def test_requests_truth_children_and_each_new_digest_once(world: World, tmp_path
 # --------------------------------------------------------------------------- real shapes
 
 
-REF_NAME = "org.opencontainers.image.ref.name"
 CORPUS_TAGS = ("multi", "buildah-v2s2", "podman")
-
-
-def _push_from_layout(pusher: Pusher, tag: str) -> None:
-    index = json.loads((LAYOUT / "index.json").read_text())
-    [entry] = [m for m in index["manifests"] if m["annotations"][REF_NAME] == tag]
-
-    def blob(digest: str) -> bytes:
-        algorithm, hexdigest = digest.split(":")
-        return (LAYOUT / "blobs" / algorithm / hexdigest).read_bytes()
-
-    def push(descriptor: dict[str, Any], reference: str) -> None:
-        body = blob(descriptor["digest"])
-        manifest = json.loads(body)
-        for child in manifest.get("manifests", []):
-            push(child, child["digest"])
-        for item in [manifest.get("config"), *manifest.get("layers", [])]:
-            if item is not None:
-                pusher.push_blob("corpus/app", blob(item["digest"]))
-        pusher.push_manifest("corpus/app", reference, body, descriptor["mediaType"])
-
-    push(entry, tag)
 
 
 @pytest.fixture(scope="module")
@@ -574,7 +553,7 @@ def corpus_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
         Pusher(server) as pusher,
     ):
         for tag in CORPUS_TAGS:
-            _push_from_layout(pusher, tag)
+            push_layout_tag(pusher, LAYOUT, "corpus/app", tag)
         yield server
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import cli_env, run_cli
-from tests.support.images import Pusher
+from tests.support.images import Pusher, push_layout_tag
 from tests.support.registry import RegistryServer, registry_binary
 from truedigest.errors import InputFileError
 from truedigest.oci.reference import parse_reference
@@ -159,28 +159,6 @@ def test_corpus_covers_every_build_source_kind() -> None:
 # --- the generated images on a real registry ------------------------------------------
 
 
-def _push_from_layout(pusher: Pusher, layout: Path, repo: str, tag: str) -> None:
-    """Push one tag of an OCI layout byte for byte: blobs, child manifests, then the tag."""
-    index = json.loads((layout / "index.json").read_text())
-    [entry] = [m for m in index["manifests"] if m["annotations"][REF_NAME] == tag]
-
-    def blob(digest: str) -> bytes:
-        algorithm, hexdigest = digest.split(":")
-        return (layout / "blobs" / algorithm / hexdigest).read_bytes()
-
-    def push(descriptor: dict[str, Any], reference: str) -> None:
-        body = blob(descriptor["digest"])
-        manifest = json.loads(body)
-        for child in manifest.get("manifests", []):
-            push(child, child["digest"])
-        for item in [manifest.get("config"), *manifest.get("layers", [])]:
-            if item is not None:
-                pusher.push_blob(repo, blob(item["digest"]))
-        pusher.push_manifest(repo, reference, body, descriptor["mediaType"])
-
-    push(entry, tag)
-
-
 @pytest.fixture(scope="module")
 def corpus_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     if registry_binary() is None:
@@ -190,7 +168,7 @@ def corpus_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
         Pusher(server) as pusher,
     ):
         for tag in registry_digests():
-            _push_from_layout(pusher, GENERATED / "layouts" / "pushed", "corpus/app", tag)
+            push_layout_tag(pusher, GENERATED / "layouts" / "pushed", "corpus/app", tag)
         yield server
 
 

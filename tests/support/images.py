@@ -636,3 +636,27 @@ def push_with_oras(endpoint: RegistryEndpoint, repo: str, tag: str, workdir: Pat
     if response.headers.get("Docker-Content-Digest") != digest:
         raise PushError(f"Docker-Content-Digest differs from sha256 of the body {digest}")
     return digest
+
+
+def push_layout_tag(pusher: Pusher, layout: Path, repo: str, tag: str) -> None:
+    """Push one tag of an OCI image layout byte for byte into `repo`: its blobs, its
+    child manifests (by digest), then the tagged manifest or index."""
+    index = json.loads((layout / "index.json").read_text())
+    ref_name = "org.opencontainers.image.ref.name"
+    [entry] = [m for m in index["manifests"] if m.get("annotations", {}).get(ref_name) == tag]
+
+    def blob(digest: str) -> bytes:
+        algorithm, hexdigest = digest.split(":")
+        return (layout / "blobs" / algorithm / hexdigest).read_bytes()
+
+    def push(descriptor: dict[str, Any], reference: str) -> None:
+        body = blob(descriptor["digest"])
+        manifest = json.loads(body)
+        for child in manifest.get("manifests", []):
+            push(child, child["digest"])
+        for item in [manifest.get("config"), *manifest.get("layers", [])]:
+            if item is not None:
+                pusher.push_blob(repo, blob(item["digest"]))
+        pusher.push_manifest(repo, reference, body, descriptor["mediaType"])
+
+    push(entry, tag)
