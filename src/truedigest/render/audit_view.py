@@ -24,8 +24,8 @@ from truedigest.render.termtable import (
     Row,
     Screen,
     Tone,
-    draw,
     piped_line,
+    show,
 )
 
 if TYPE_CHECKING:  # `tags` need not import the pins machinery, nor `pins` the tags one
@@ -238,12 +238,7 @@ def pins_document(audit: PinAudit) -> dict[str, Any]:
 def print_pins(audit: PinAudit, console: Console | None = None) -> bool:
     """Terminal: compact table, numbered notes, the verdict line last (returns True).
     Piped: the lines above (returns False: the caller says the verdict on stderr)."""
-    if console is None and not sys.stdout.isatty():
-        sys.stdout.write(pins_piped(audit))
-        sys.stdout.flush()
-        return False
-    draw(pins_screen(audit), console)
-    return True
+    return show(lambda: pins_screen(audit), lambda: pins_piped(audit), console)
 
 
 def pins_piped(audit: PinAudit) -> str:

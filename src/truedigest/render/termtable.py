@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING
@@ -314,6 +314,19 @@ def field_text(value: str | None) -> str:
     return _SPACE.sub(lambda m: quote(m.group()), text)
 
 
+def show(
+    screen: Callable[[], Screen], piped: Callable[[], str], console: Console | None = None
+) -> bool:
+    """A report on stdout: drawn on a terminal (or the given console; True: the screen
+    holds the verdict line), else its piped lines (False: the caller says the verdict)."""
+    if console is None and not sys.stdout.isatty():
+        sys.stdout.write(piped())
+        sys.stdout.flush()
+        return False
+    draw(screen(), console)
+    return True
+
+
 def piped_line(fields: Sequence[str | None], free: str | None = None) -> str:
     """Tab-separated: `fields` (no whitespace in any) then, when given, `free` text last."""
     parts = [field_text(f) for f in fields]
@@ -335,6 +348,7 @@ __all__ = [
     "line_text",
     "piped_line",
     "plain_wanted",
+    "show",
     "to_rich",
     "wrap_words",
 ]

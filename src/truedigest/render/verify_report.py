@@ -21,7 +21,7 @@ from truedigest.model.observation import (
     Verdict,
 )
 from truedigest.render.safetext import clean, json_text, neutralise
-from truedigest.render.termtable import Column, Note, Row, Screen, Tone, draw, piped_line
+from truedigest.render.termtable import Column, Note, Row, Screen, Tone, piped_line, show
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -292,12 +292,7 @@ def verify_piped(report: Report) -> str:
 def print_verify_table(report: Report, console: Console | None = None) -> bool:
     """Terminal: the screen (verdict line included: returns True). Piped: one
     tab-separated line per source (returns False: the caller says the verdict)."""
-    if console is None and not sys.stdout.isatty():
-        sys.stdout.write(verify_piped(report))
-        sys.stdout.flush()
-        return False
-    draw(verify_screen(report), console)
-    return True
+    return show(lambda: verify_screen(report), lambda: verify_piped(report), console)
 
 
 def markdown(report: Report) -> str:
