@@ -4,7 +4,7 @@ item 4), against a real registry with images from `tests.support.identity_images
 `inspect`: each image's `revision` and `revision_source` (annotation | label |
 provenance); each attestation child's `attached_to` (the child it sits on) and
 `subject` (the digest its in-toto statement names). `whatis` on a manifest: its
-revision. `pins`: each pin's revision beside its `git_sha` (annotation or label only).
+revision. `pins`: each pin's revision beside its `git_sha` (annotation, label or provenance).
 """
 
 from __future__ import annotations
@@ -208,8 +208,8 @@ def test_whatis_index_child_revision_from_provenance(world: World, client: Regis
 
 
 def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None:
-    """The annotated image's commit is reported (one GET per distinct served digest); a
-    label is not read by `pins` (it would cost a second request): revision null."""
+    """Each pin's commit, read as `verify` reads it: the annotation (one GET per distinct
+    served digest), the label (+1 config GET), and for an index pin each child's."""
     token = secrets.token_urlsafe(24)
     registry_repo = f"{world.server.host}/{REPO}"
     annotated, labelled = world.images["annotation"], world.images["label"]
@@ -219,6 +219,18 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
                 make_pin("api", annotated.digest, registry_repo=registry_repo, git_sha=COMMIT),
                 make_pin("web", labelled.digest, registry_repo=registry_repo, git_sha=COMMIT),
                 make_pin("old", annotated.digest, registry_repo=registry_repo, git_sha=OTHER),
+                make_pin(
+                    "multi",
+                    world.indexes["prov-v1"].digest,
+                    registry_repo=registry_repo,
+                    git_sha=COMMIT,
+                ),
+                make_pin(
+                    "bare",
+                    world.indexes["imagetools"].digest,
+                    registry_repo=registry_repo,
+                    git_sha=COMMIT,
+                ),
             ]
         )
         with RegistryClient(
@@ -237,8 +249,15 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
         COMMIT,
         "annotation",
     )
-    assert (web["git_sha"], web["revision"], web["revision_source"]) == (COMMIT, None, None)
+    assert (web["git_sha"], web["revision"], web["revision_source"]) == (
+        COMMIT,
+        COMMIT,
+        "label",
+    )
     assert by_template["old"]["revision"] == COMMIT
+    multi, bare = by_template["multi"], by_template["bare"]
+    assert (multi["revision"], multi["revision_source"]) == (COMMIT, "provenance")
+    assert (bare["revision"], bare["revision_source"]) == (None, None)
     assert token not in json.dumps(doc)
     # the table notes the row whose git_sha is not the commit the image records
     notes = [n.text for n in pins_screen(audit).notes]

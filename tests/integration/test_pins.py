@@ -478,9 +478,9 @@ def test_requests_one_head_per_distinct_digest_and_one_get_per_repository(
             by_host = dict(client.transport.stats.by_host)
     assert audit.exit_code == 0, audit
     assert len(audit.pins) == 5
-    # HEAD current, HEAD old, GET latest; one GET of each served pin (its revision
-    # annotation); then one GET of old to tell how it relates.
-    assert by_host[world.server.host] == 6, by_host
+    # HEAD current, HEAD old, GET latest; for each served pin its manifest and config
+    # (the revision label); then one GET of old to tell how it relates.
+    assert by_host[world.server.host] == 8, by_host
     assert by_host[f"127.0.0.1:{prod.port}"] == 1
     assert by_host[f"127.0.0.1:{staging.port}"] == 1
 

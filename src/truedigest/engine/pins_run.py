@@ -7,11 +7,13 @@ has moved past it; duplicate rows for one (template, region) in one CP; and CPs
 that disagree for one (template, region). The judgement is pure (`core.pin_judge`);
 this module reads the CPs and files and asks the registry.
 
-Requests: one HEAD per distinct (repository, digest), then one GET of each served
-one for the pin's revision annotation (one extra request per distinct pinned digest;
-a config label or provenance is not read here: `verify --git-sha` does), one GET of
-the tracked tag per repository, all concurrent (the client bounds them per host);
-relations are worked out only for pins that differ from the tracked tag.
+Requests: one HEAD per distinct (repository, digest), then the pin's revision for each
+served one, in `verify`'s order (`engine.identity_run`): one manifest GET when it carries
+the revision annotation; +1 config GET for a label; +2 (attestation manifest and its
+in-toto layer) when only the buildx provenance holds it and the pin names a platform
+child's index; for an index pin, each platform child's manifest and the steps above.
+One GET of the tracked tag per repository. All concurrent (the client bounds them per
+host); relations are worked out only for pins that differ from the tracked tag.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from dataclasses import replace
 
 from truedigest.core.pin_audit import Candidate, PinAudit, PinEntry, PinPlan, TrackedTag
 from truedigest.core.pin_judge import disagreements, judge, note_disagreement
-from truedigest.core.revision import Revision, from_annotations
+from truedigest.core.revision import Revision
 from truedigest.cp.client import CPClient
+from truedigest.engine.identity_run import read_identity
 from truedigest.engine.pin_candidates import file_candidates, table_candidates, unreadable
 from truedigest.errors import NotFoundError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import ImageRef
-from truedigest.oci.registry import RegistryClient
+from truedigest.oci.registry import RegistryClient, Resolved
 from truedigest.sources.registry_tag import RegistryDiagnoser
 
 __all__ = ["audit_pins"]
@@ -75,11 +78,19 @@ class _Lookups:
             return exc.message, None
         if not served:
             return False, None
-        try:  # one GET: the revision annotation (a label would cost a second request)
+        try:
             manifest = self.client.get_manifest(repo.with_digest(digest))
         except TruedigestError:
             return True, None  # the revision is an extra: the pin is still served
-        return True, from_annotations(manifest.annotations)
+        pinned = Resolved(
+            repo.with_digest(digest),
+            digest,
+            manifest.media_type,
+            manifest.size,
+            manifest.header_digest,
+            manifest=manifest,
+        )
+        return True, read_identity(self.client, pinned).revision
 
     def _resolve(self, repo: ImageRef) -> TrackedTag:
         try:
