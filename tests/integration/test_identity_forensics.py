@@ -30,6 +30,7 @@ from tests.support.images import (
     push_image,
     push_index,
 )
+from tests.support.jsonschemas import closed, load_schema, validate
 from tests.support.registry import RegistryServer
 from truedigest.core.pin_audit import PinPlan
 from truedigest.cp.client import CPTarget
@@ -258,6 +259,7 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
     multi, bare = by_template["multi"], by_template["bare"]
     assert (multi["revision"], multi["revision_source"]) == (COMMIT, "provenance")
     assert (bare["revision"], bare["revision_source"]) == (None, None)
+    assert validate(closed(load_schema("pins")), doc) == []
     assert token not in json.dumps(doc)
     # the table notes the row whose git_sha is not the commit the image records
     notes = [n.text for n in pins_screen(audit).notes]
