@@ -8,10 +8,12 @@ statement whose subject is not the digest it is attached to is a mismatch too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from truedigest.errors import TruedigestError
 from truedigest.model.observation import Observation, Relation, SourceKind, Status
 from truedigest.oci.digest import Digest
 
@@ -24,6 +26,22 @@ class AttestationKind(StrEnum):
 
 SBOM_MARKS = ("spdx.dev/Document", "cyclonedx.org/bom", "cyclonedx.org/BOM")
 PROVENANCE_MARK = "slsa.dev/provenance"
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+"""The predicate of a DSSE-wrapped cosign image signature (a bundle that signs)."""
+
+# artifactType values of referrers (OCI 1.1 API or the `sha256-<hex>` tag schema)
+SIGNATURE_ARTIFACTS = frozenset(
+    {
+        "application/vnd.dev.cosign.artifact.sig.v1+json",  # cosign, OCI 1.1 mode
+        "application/vnd.cncf.notary.signature",  # notation
+    }
+)
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle"  # cosign --new-bundle-format
+INTOTO_ARTIFACT = "application/vnd.in-toto"
+SBOM_ARTIFACTS = ("application/spdx", "text/spdx", "application/vnd.cyclonedx")
+BUNDLE_CONTENT_KEY = "dev.sigstore.bundle.content"
+BUNDLE_PREDICATE_KEY = "dev.sigstore.bundle.predicateType"
+INTOTO_PREDICATE_KEY = "in-toto.io/predicate-type"
 
 
 def kind_of_predicate(predicate_type: str) -> AttestationKind | None:
@@ -33,6 +51,57 @@ def kind_of_predicate(predicate_type: str) -> AttestationKind | None:
     if any(mark in predicate_type for mark in SBOM_MARKS):
         return AttestationKind.SBOM
     return None
+
+
+def kind_of_artifact(
+    artifact_type: str | None, annotations: Mapping[str, str]
+) -> AttestationKind | None:
+    """What a referrer is, from its artifactType and annotations (None: not a kind
+    truedigest maps, or not told by these; see `artifact_needs_manifest`)."""
+    base = (artifact_type or "").split(";", 1)[0].strip().lower()
+    if base in SIGNATURE_ARTIFACTS:
+        return AttestationKind.SIGNATURE
+    if base.startswith(SIGSTORE_BUNDLE):
+        predicate = annotations.get(BUNDLE_PREDICATE_KEY, "")
+        if annotations.get(BUNDLE_CONTENT_KEY) == "message-signature":
+            return AttestationKind.SIGNATURE
+        if predicate == COSIGN_SIGN_PREDICATE:
+            return AttestationKind.SIGNATURE
+        return kind_of_predicate(predicate)
+    if base.startswith(INTOTO_ARTIFACT):
+        return kind_of_predicate(annotations.get(INTOTO_PREDICATE_KEY, ""))
+    if base.startswith(SBOM_ARTIFACTS):
+        return AttestationKind.SBOM
+    return None
+
+
+def artifact_needs_manifest(artifact_type: str | None, annotations: Mapping[str, str]) -> bool:
+    """A referrer listing too terse to classify: no artifactType, or a bundle / in-toto
+    artifact without the annotations that say what it holds (its manifest has them)."""
+    base = (artifact_type or "").split(";", 1)[0].strip().lower()
+    if not base:
+        return True
+    if base.startswith(SIGSTORE_BUNDLE):
+        return BUNDLE_CONTENT_KEY not in annotations and BUNDLE_PREDICATE_KEY not in annotations
+    return base.startswith(INTOTO_ARTIFACT) and INTOTO_PREDICATE_KEY not in annotations
+
+
+def cosign_signed_digest(payload: bytes) -> Digest | None:
+    """The digest a cosign simple-signing payload signs
+    (`critical.image.docker-manifest-digest`); None when the payload is not one."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    critical = doc.get("critical") if isinstance(doc, dict) else None
+    image = critical.get("image") if isinstance(critical, dict) else None
+    text = image.get("docker-manifest-digest") if isinstance(image, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return Digest.parse(text)
+    except TruedigestError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +180,9 @@ def judge(survey: Survey, kind: AttestationKind) -> Observation:
             notes.append(f"no {kind} is attached to {pin} (--require-attestation {kind})")
     for a in wrong:
         status = Status.MISMATCH
+        what = "signature" if kind is AttestationKind.SIGNATURE else f"{kind} statement"
         notes.append(
-            f"the {kind} statement {a.manifest} names {a.subject} as its subject, "
+            f"the {what} {a.manifest} names {a.subject} as its subject, "
             f"but it is attached to {_name(a.on)}"
         )
     return Observation(
@@ -142,7 +212,10 @@ __all__ = [
     "AttestationKind",
     "Survey",
     "Target",
+    "artifact_needs_manifest",
+    "cosign_signed_digest",
     "judge",
+    "kind_of_artifact",
     "kind_of_predicate",
     "rows",
 ]

@@ -1,20 +1,32 @@
 """Find where provenance, SBOM and signatures sit around the truth digest, for
 `verify --require-attestation` (`core.attestations` judges them).
 
-Requests, only when a kind is required (the truth's manifest is already in memory):
-- provenance/SBOM: per buildx attestation manifest of the index that names the truth
-  or one of its children, one manifest GET, then one blob GET per in-toto layer of a
-  required kind (its statement's subject is checked). A --platform child truth first
-  reads its index (one GET).
-- signature: one GET of cosign's `sha256-<hex>.sig` tag per digest (the truth and each
-  platform child of an index truth).
-- only when a required kind is on none of them: one tag-list GET and up to
-  `SCAN_TAGS` manifest GETs of other tags, to say where it sits instead (an
-  `imagetools create`-made index lists the children a buildx index attests).
+Looked for in stages, each only for the kinds still missing on the truth (or on one
+of the platform children of an index truth), so the common case stops early. Every
+request is by digest or by a tag derived from one. The truth's manifest is already in
+memory.
+1. buildx attestation manifests of the index that names the truth or its children:
+   per attestation manifest one GET, then one blob GET per in-toto layer of a required
+   kind (its statement's subject is checked). A --platform child truth first reads its
+   index (one GET).
+2. cosign's tag schema, per digest (the truth and each platform child): provenance or
+   SBOM, the `sha256-<hex>.att` tag (one GET) and each DSSE layer of a required kind
+   (one blob GET, subject checked); a signature, the `sha256-<hex>.sig` tag (one GET)
+   and its simple-signing payload (one blob GET: the digest it signs is checked).
+3. OCI 1.1 referrers, per digest: the referrers API (one GET; a registry without it,
+   like distribution 2.8, answers 404 and the `sha256-<hex>` tag schema is read: one
+   more GET). An in-toto or sigstore-bundle referrer of a required statement kind costs
+   its manifest and its layer (subject checked); a listing too terse to classify costs
+   the referrer's manifest.
+4. only when a required provenance/SBOM is still missing: one tag-list GET and up to
+   `SCAN_TAGS` manifest GETs of other tags, to say where it sits instead (an
+   `imagetools create`-made index lists the children a buildx index attests).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 
 from truedigest.core.attestations import (
@@ -22,18 +34,27 @@ from truedigest.core.attestations import (
     AttestationKind,
     Survey,
     Target,
+    artifact_needs_manifest,
+    cosign_signed_digest,
+    kind_of_artifact,
     kind_of_predicate,
 )
 from truedigest.core.revision import load_statement, statement_subjects
 from truedigest.errors import NotFoundError, TruedigestError
 from truedigest.oci.digest import Digest
-from truedigest.oci.manifest import ATTESTATION_DIGEST_KEY, Manifest
+from truedigest.oci.manifest import ATTESTATION_DIGEST_KEY, Descriptor, Manifest
 from truedigest.oci.registry import RegistryClient, Resolved
 
 STATEMENT_CAP = 4 * 1024 * 1024
+SIGNATURE_CAP = 256 * 1024
 SCAN_TAGS = 16
+MAX_LAYERS = 8
+"""Layers read per attestation or signature manifest (the rest are not looked at)."""
 _PREDICATE_TYPE_KEY = "in-toto.io/predicate-type"
+_COSIGN_PREDICATE_KEY = "predicateType"
+_COSIGN_SIGNATURE_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 _STATEMENT_KINDS = frozenset({AttestationKind.PROVENANCE, AttestationKind.SBOM})
+_SCHEMA_TAG = re.compile(r"^sha(256|384|512)-[0-9a-f]+")
 
 
 class _Survey:
@@ -53,11 +74,35 @@ class _Survey:
             self.manifests[digest] = self.client.get_manifest(self.resolved.ref, digest)
         return self.manifests[digest]
 
+    def tagged(self, tag: str) -> Manifest | None:
+        try:
+            return self.client.get_manifest(self.resolved.ref, tag)
+        except NotFoundError:
+            return None
+
+    def blob(self, digest: Digest, cap: int, kind: str) -> bytes:
+        return self.client.get_blob(self.resolved.ref, digest, cap=cap, kind=kind)
+
+    def statement(self, layer: Digest, on: Target, kind: AttestationKind) -> Digest | None:
+        """The subject the in-toto statement in `layer` names (the target's digest when
+        it is among them; None when the layer holds no statement)."""
+        data = self.blob(layer, STATEMENT_CAP, f"{kind} attestation")
+        statement = load_statement(data)
+        if statement is not None and isinstance(statement.get("dsseEnvelope"), dict):
+            statement = load_statement(json.dumps(statement["dsseEnvelope"]).encode())
+        subjects = statement_subjects(statement) if statement is not None else ()
+        return on.digest if on.digest in subjects else (subjects[0] if subjects else None)
+
     def from_index(
-        self, index: Manifest, targets: dict[Digest, Target], *, bound: bool = True
+        self,
+        index: Manifest,
+        targets: dict[Digest, Target],
+        kinds: frozenset[AttestationKind],
+        *,
+        bound: bool = True,
     ) -> None:
         """The buildx attestation manifests of `index` that sit on one of `targets`."""
-        if not self.kinds & _STATEMENT_KINDS:
+        if not kinds & _STATEMENT_KINDS:
             return
         for child in index.children:
             if not child.is_attestation:
@@ -66,40 +111,90 @@ class _Survey:
             if on is None or on not in targets:
                 continue
             attestation = self.manifest(child.digest)
-            for layer in attestation.layers:
+            for layer in attestation.layers[:MAX_LAYERS]:
                 kind = kind_of_predicate(layer.annotations.get(_PREDICATE_TYPE_KEY, ""))
-                if kind is None or kind not in self.kinds:
+                if kind is None or kind not in kinds:
                     continue
-                data = self.client.get_blob(
-                    self.resolved.ref, layer.digest, cap=STATEMENT_CAP, kind=f"{kind} attestation"
-                )
-                statement = load_statement(data)
-                subjects = statement_subjects(statement) if statement is not None else ()
-                subject = on if on in subjects else (subjects[0] if subjects else None)
+                subject = self.statement(layer.digest, targets[on], kind)
                 self.found.append(Attached(kind, child.digest, targets[on], subject, bound))
 
-    def signatures(self, targets: Sequence[Target]) -> None:
-        if AttestationKind.SIGNATURE not in self.kinds:
-            return
+    def cosign(self, targets: Sequence[Target], kinds: frozenset[AttestationKind]) -> None:
+        """cosign's `sha256-<hex>.att` and `.sig` tags on each target."""
         for target in targets:
-            tag = f"{target.digest.encoded_tag}.sig"
-            try:
-                sig = self.client.get_manifest(self.resolved.ref, tag)
-            except NotFoundError:
+            if kinds & _STATEMENT_KINDS:
+                self.cosign_attestations(target, kinds)
+            if AttestationKind.SIGNATURE in kinds:
+                self.cosign_signature(target)
+
+    def cosign_attestations(self, target: Target, kinds: frozenset[AttestationKind]) -> None:
+        att = self.tagged(f"{target.digest.encoded_tag}.att")
+        if att is None:
+            return
+        for layer in att.layers[:MAX_LAYERS]:
+            told = kind_of_predicate(layer.annotations.get(_COSIGN_PREDICATE_KEY, ""))
+            if _COSIGN_PREDICATE_KEY in layer.annotations and told not in kinds:
                 continue
-            self.found.append(Attached(AttestationKind.SIGNATURE, sig.digest, target))
+            data = self.blob(layer.digest, STATEMENT_CAP, "cosign attestation")
+            statement = load_statement(data)
+            if statement is None:
+                continue
+            kind = kind_of_predicate(str(statement.get("predicateType", "")))
+            if kind is None or kind not in kinds:
+                continue
+            subjects = statement_subjects(statement)
+            subject = target.digest if target.digest in subjects else next(iter(subjects), None)
+            self.found.append(Attached(kind, att.digest, target, subject))
+
+    def cosign_signature(self, target: Target) -> None:
+        sig = self.tagged(f"{target.digest.encoded_tag}.sig")
+        if sig is None:
+            return
+        signed: Digest | None = None
+        for layer in sig.layers[:MAX_LAYERS]:
+            if layer.media_type != _COSIGN_SIGNATURE_LAYER:
+                continue
+            signed = cosign_signed_digest(self.blob(layer.digest, SIGNATURE_CAP, "signature"))
+            if signed != target.digest:
+                break  # a payload that names another digest is reported as such
+        self.found.append(Attached(AttestationKind.SIGNATURE, sig.digest, target, signed))
+
+    def referrers(self, targets: Sequence[Target], kinds: frozenset[AttestationKind]) -> None:
+        """OCI 1.1 referrers of each target (the API, else the tag schema)."""
+        for target in targets:
+            for desc in self.client.referrers(self.resolved.ref, target.digest):
+                self.referrer(desc, target, kinds)
+
+    def referrer(self, desc: Descriptor, target: Target, kinds: frozenset[AttestationKind]) -> None:
+        artifact_type, annotations = desc.artifact_type, desc.annotations
+        manifest: Manifest | None = None
+        if artifact_needs_manifest(artifact_type, annotations):
+            manifest = self.manifest(desc.digest)
+            doc = manifest.json
+            told = doc.get("artifactType")
+            config = manifest.config
+            artifact_type = (
+                told if isinstance(told, str) else (config.media_type if config else None)
+            )
+            annotations = {**manifest.annotations, **annotations}
+        kind = kind_of_artifact(artifact_type, annotations)
+        if kind is None or kind not in kinds:
+            return
+        subject: Digest | None = None
+        if kind in _STATEMENT_KINDS:
+            manifest = manifest or self.manifest(desc.digest)
+            layers = manifest.layers[:1]
+            subject = self.statement(layers[0].digest, target, kind) if layers else None
+        self.found.append(Attached(kind, desc.digest, target, subject))
 
     def elsewhere(self, targets: dict[Digest, Target]) -> None:
         """Other tags' indexes that attest the truth or its children (bounded scan)."""
         tags = self.client.list_tags(self.resolved.ref, max_tags=SCAN_TAGS * 4, max_pages=1)
         own = self.resolved.ref.tag
-        for tag in [t for t in tags if t != own and not t.endswith((".sig", ".att"))][:SCAN_TAGS]:
-            try:
-                other = self.client.get_manifest(self.resolved.ref, tag)
-            except NotFoundError:
-                continue
-            if other.is_index and other.digest not in targets:
-                self.from_index(other, targets, bound=False)
+        others = [t for t in tags if t != own and not _SCHEMA_TAG.match(t)]
+        for tag in others[:SCAN_TAGS]:
+            other = self.tagged(tag)
+            if other is not None and other.is_index and other.digest not in targets:
+                self.from_index(other, targets, self.kinds & _STATEMENT_KINDS, bound=False)
 
 
 def survey(client: RegistryClient, truth: Resolved, kinds: Sequence[AttestationKind]) -> Survey:
@@ -119,14 +214,20 @@ def survey(client: RegistryClient, truth: Resolved, kinds: Sequence[AttestationK
                 if not c.is_attestation and not (c.platform is not None and c.platform.is_unknown)
             )
         targets = {t.digest: t for t in (top_target, *children)}
+        own = (top_target, *children)
         if top.is_index:
-            run.from_index(top, targets)
+            run.from_index(top, targets, run.kinds)
         elif truth.index_digest is not None:
             index = run.manifest(truth.index_digest)
             targets[index.digest] = Target(index.digest, None, True)
-            run.from_index(index, targets)
-        run.signatures([top_target, *children])
+            run.from_index(index, targets, run.kinds)
         missing = kinds_missing(run.found, kinds, top_target, children)
+        if missing:
+            run.cosign(own, missing)
+            missing = kinds_missing(run.found, kinds, top_target, children)
+        if missing:
+            run.referrers(own, missing)
+            missing = kinds_missing(run.found, kinds, top_target, children)
         if missing & _STATEMENT_KINDS:
             run.elsewhere(targets)
     except TruedigestError as exc:
@@ -142,7 +243,7 @@ def kinds_missing(
 ) -> frozenset[AttestationKind]:
     out: set[AttestationKind] = set()
     for kind in kinds:
-        on = {a.on.digest for a in found if a.kind is kind}
+        on = {a.on.digest for a in found if a.kind is kind and a.bound}
         if truth.digest in on or (children and all(c.digest in on for c in children)):
             continue
         out.add(kind)
