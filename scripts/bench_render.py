@@ -94,7 +94,19 @@ def _bulk_row(t: Table, label: str, row: Json) -> None:
     )
 
 
-def _tags(t: Table, tags: Json) -> None:
+def _cores(t: Table, label: str, row: Json, cpus: int) -> None:
+    """How many cores the row kept busy: client + registry + proxy CPU over wall."""
+    parts = [row.get(k) for k in ("client_cpu_s", "registry_cpu_s", "proxy_cpu_s")]
+    if row.get("status") != "ok" or any(p is None for p in parts) or not row["seconds"]:
+        return
+    total = sum(p for p in parts if p is not None)
+    t.note(
+        f"{label}: client + registry + proxy CPU {total:.2f} s in {row['seconds']:g} s wall "
+        f"= {total / row['seconds']:.2f} of {cpus} cores"
+    )
+
+
+def _tags(t: Table, tags: Json, cpus: int) -> None:
     n = tags["tags"]
     t.header(
         f"{n} tags at {tags['rtt_ms']:g} ms RTT, whole processes",
@@ -124,6 +136,7 @@ def _tags(t: Table, tags: Json) -> None:
             cap = tags["concurrency_cap"]
             floors += f"; at {cap} in flight {td['floor_cap_trips']} RTT: {td['over_floor_cap']}x"
         t.note(f"truedigest: {floors}; acts like {td['equivalent_in_flight']} in flight")
+        _cores(t, "truedigest", td, cpus)
         for key, row in tags.items():
             if key.endswith(("_p8", "_seq")) and row.get("status") == "ok":
                 name = key.replace("_p8", " -P8").replace("_seq", " sequential")
@@ -137,6 +150,7 @@ def _tags(t: Table, tags: Json) -> None:
                 f"floor at 8 in flight {big['floor_8_trips']} RTT: {big['over_floor_8']}x; "
                 f"acts like {big['equivalent_in_flight']} in flight"
             )
+            _cores(t, "truedigest", big, cpus)
     one, cpu = tags.get("one_tag") or {}, tags.get("cpu_per_tag") or {}
     if cpu.get("status") == "ok":
         t.note(
@@ -176,7 +190,7 @@ def render_text(doc: Json, out: TextIO) -> None:
         ("requests", "plain", _requests),
         ("startup", "min_ms", _startup),
         ("resolve_rtt", "rows", _resolve_rtt),
-        ("tags", "truedigest", _tags),
+        ("tags", "truedigest", lambda t, s: _tags(t, s, env["cpus"] or 1)),
         ("verify", "wall_ms", _verify),
     )
     for name, key, draw in sections:

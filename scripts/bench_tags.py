@@ -210,10 +210,8 @@ def bench_tags(
                 log(f"tags: xargs -P8 {name}, {n} tags")
                 peer.prepare(proxy.host)
                 watch = CpuWatch(pid).start()
-                out[f"{name}_p8"] = (
-                    xargs_row(peer, proxy.host, repo, expected, parallel=8, work=work)
-                    | watch.stop()
-                )
+                row = xargs_row(peer, proxy.host, repo, expected, parallel=8, work=work)
+                out[f"{name}_p8"] = in_trips(row | watch.stop(), rtt_ms)
             skopeo = peers.get("skopeo")
             if skopeo is not None:
                 sample = dict(list(expected.items())[: max(1, min(sequential, n))])
@@ -224,7 +222,9 @@ def bench_tags(
                 loop["measured_tags"] = len(sample)
                 if loop.get("status") == "ok" and len(sample) < n:
                     loop["measured_seconds"] = loop["seconds"]
-                    loop["seconds"] = round(loop["seconds"] * n / len(sample), 3)
+                    for key in ("seconds", "client_cpu_s", "registry_cpu_s", "proxy_cpu_s"):
+                        if loop.get(key) is not None:  # every column at N tags
+                            loop[key] = round(loop[key] * n / len(sample), 3)
                     loop["scaled"] = True
                 out["skopeo_seq"] = in_trips(loop, rtt_ms)
             if big:
