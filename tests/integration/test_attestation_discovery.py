@@ -294,3 +294,28 @@ def test_a_sigstore_bundle_provenance_through_the_referrers_fallback(world: Worl
 def test_a_bundle_is_not_a_signature_nor_a_notation_signature_a_provenance(world: World) -> None:
     assert verify(world, "bundle", "signature").row("signature")["status"] == "mismatch"
     assert verify(world, "notation", "provenance").row("provenance")["status"] == "mismatch"
+
+
+def test_inspect_shows_cosign_tags_where_they_sit(world: World) -> None:
+    """`inspect` lists cosign's `.sig`/`.att` on the digest (JSON `cosign`, and the tree)."""
+    from truedigest.engine.inspect_run import inspect
+    from truedigest.render.forensics_json import inspect_document
+    from truedigest.render.forensics_view import inspect_tree, render_plain
+
+    with RegistryClient(ClientOptions(plain_http=True)) as client:
+        signed = inspect(client, parse_reference(world.ref("forged-sig")))
+        attested = inspect(client, parse_reference(world.ref("att")))
+        plain = inspect(client, parse_reference(world.ref("notation")))
+
+    sig_tag = world.images["forged-sig"].digest.replace(":", "-") + ".sig"
+    sig_digest = sha256_digest(world.manifests["forged-sig"])
+    assert inspect_document(signed)["cosign"] == [
+        {"tag": sig_tag, "digest": sig_digest, "kind": "signature"}
+    ]
+    att = inspect_document(attested)["cosign"]
+    assert [(c["kind"], c["digest"]) for c in att] == [
+        ("attestation", sha256_digest(world.manifests["att"]))
+    ]
+    assert inspect_document(plain)["cosign"] == []
+    tree = render_plain(inspect_tree(signed))
+    assert f"cosign signature: {sig_tag}  → {sig_digest}" in tree

@@ -88,6 +88,7 @@ REFERRER_KEYS = {"digest", "artifact_type", "media_type"}
 WHATIS_KEYS = {"schema", "digest", "repository", "kind", "platform", "tags", "parents"}
 # Keys added beyond DESIGN §4 (allowed: "more keys may be added"); pinned so drift shows.
 INSPECT_EXTRA = {
+    "cosign",
     "schema_version",
     "registry",
     "repository",
@@ -105,6 +106,7 @@ INSPECT_EXTRA = {
     "errors",
 }
 CHILD_EXTRA = {
+    "cosign",
     "created",
     "revision",
     "revision_source",
@@ -427,9 +429,9 @@ def test_inspect_request_counts(
     seed: Callable[[RegistryServer], Seeded],
     client_for: Callable[[RegistryServer], RegistryClient],
 ) -> None:
-    """Index: itself, each child, each image child's config, and referrers (API + tag) of
-    the top and of each image child, and each provenance attestation's statement layer.
-    Single manifest: itself, config, referrers."""
+    """Index: itself, each child, each image child's config, referrers (API + tag) and
+    cosign's .sig and .att tags of the top and of each image child, and each provenance
+    attestation's statement layer. Single manifest: itself, config, referrers, cosign tags."""
     seeded = seed(registry_plain)
     images = len(seeded.index.images)
     client = client_for(registry_plain)
@@ -437,12 +439,12 @@ def test_inspect_request_counts(
     do_inspect(client, seeded.ref("multi"))
     provenance = len(seeded.index.manifests) - images
     assert client.requests_made == (
-        1 + len(seeded.index.manifests) + images + 2 * (1 + images) + provenance
+        1 + len(seeded.index.manifests) + images + 2 * (1 + images) + 2 * (1 + images) + provenance
     )
 
     before = client.requests_made
     do_inspect(client, seeded.ref("docker"))
-    assert client.requests_made - before == 1 + 1 + 2
+    assert client.requests_made - before == 1 + 1 + 2 + 2
 
 
 def test_inspect_absent_tag_raises_not_found(

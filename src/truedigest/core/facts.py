@@ -183,6 +183,16 @@ def _config_labels(config: Mapping[str, object] | None) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class CosignTag:
+    """An object cosign's tag schema puts on a digest: `sha256-<hex>.sig` (a signature)
+    or `sha256-<hex>.att` (attestations)."""
+
+    tag: str
+    digest: Digest
+    kind: str  # "signature" | "attestation"
+
+
+@dataclass(frozen=True, slots=True)
 class ChildNode:
     """One entry of an index: the descriptor, and the manifest it points at."""
 
@@ -193,6 +203,7 @@ class ChildNode:
     statement_subjects: tuple[Digest, ...] = ()
     """For a provenance attestation: the digests its in-toto statement names (read
     from its layer); they should equal `attests`."""
+    cosign: tuple[CosignTag, ...] = ()
 
     @property
     def digest(self) -> Digest:
@@ -241,6 +252,7 @@ class Inspection:
     children: tuple[ChildNode, ...]
     referrers: tuple[Descriptor, ...]
     errors: tuple[str, ...] = ()
+    cosign: tuple[CosignTag, ...] = ()
 
     @property
     def is_index(self) -> bool:
@@ -254,6 +266,7 @@ class Inspection:
 __all__ = [
     "IMAGE_CONFIG_TYPES",
     "ChildNode",
+    "CosignTag",
     "Inspection",
     "ManifestFacts",
     "has_image_config",

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from truedigest.core.facts import (
     PREDICATE_TYPE_KEY,
     ChildNode,
+    CosignTag,
     Inspection,
     ManifestFacts,
     has_image_config,
@@ -31,6 +32,7 @@ from truedigest.core.revision import (
 )
 from truedigest.engine.identity_run import PROVENANCE_CAP
 from truedigest.engine.workpool import error_of, fetch_pool, outcome
+from truedigest.errors import NotFoundError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import Descriptor, Manifest
 from truedigest.oci.reference import ImageRef
@@ -42,15 +44,17 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
 
     Requests: 1 for the top manifest, then concurrently: per child its manifest
     (+ its config unless it is an attestation), the referrers of the top digest
-    and of each non-attestation child (API, then the `sha256-<hex>` tag), and the
+    and of each non-attestation child (API, then the `sha256-<hex>` tag), cosign's
+    `sha256-<hex>.sig` and `.att` tags of the same digests (two GETs each), and the
     in-toto layer of each provenance attestation child (its statement's subject and
-    commit). A single manifest costs its config and its referrers.
+    commit). A single manifest costs its config, its referrers and its cosign tags.
     Raises NotFoundError when `ref` itself is not served.
     """
     top = client.get_manifest(ref)
     errors: list[str] = []
     with fetch_pool(client, workers) as pool:
         top_referrers = pool.submit(client.referrers, ref, top.digest)
+        top_cosign = pool.submit(cosign_tags, client, ref, top.digest)
         if not top.is_index:
             config = None
             if has_image_config(top):
@@ -66,19 +70,28 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
                 None if d.is_attestation else pool.submit(client.referrers, ref, d.digest)
                 for d in descriptors
             ]
+            child_cosign: list[Future[tuple[CosignTag, ...]] | None] = [
+                None if d.is_attestation else pool.submit(cosign_tags, client, ref, d.digest)
+                for d in descriptors
+            ]
             nodes = []
-            for desc, fut, rfut in zip(descriptors, fetched, child_referrers, strict=True):
+            for desc, fut, rfut, cfut in zip(
+                descriptors, fetched, child_referrers, child_cosign, strict=True
+            ):
                 error = error_of(fut)
                 read = fut.result() if error is None else None
                 child_facts = read[0] if read is not None else None
                 refs: list[Descriptor] = []
                 if rfut is not None:
                     refs = outcome(rfut, errors, f"referrers of {desc.digest}") or []
+                signed: tuple[CosignTag, ...] = ()
+                if cfut is not None:
+                    signed = outcome(cfut, errors, f"cosign tags of {desc.digest}") or ()
                 if error is not None:
                     errors.append(f"child {desc.digest}: {error}")
                 problems = child_facts.problems if child_facts is not None else ()
                 errors.extend(f"child {desc.digest}: {p}" for p in problems)
-                nodes.append(ChildNode(desc, child_facts, tuple(refs), error))
+                nodes.append(ChildNode(desc, child_facts, tuple(refs), error, cosign=signed))
             manifests = {
                 d.digest: f.result()[1]
                 for d, f in zip(descriptors, fetched, strict=True)
@@ -86,9 +99,26 @@ def inspect(client: RegistryClient, ref: ImageRef, *, workers: int | None = None
             }
             children = _with_provenance(client, ref, pool, tuple(nodes), manifests, errors)
         referrers = outcome(top_referrers, errors, f"referrers of {top.digest}") or []
+        cosign = outcome(top_cosign, errors, f"cosign tags of {top.digest}") or ()
     # a part of the top manifest that cannot be read: the rest is printed, exit 3
     errors[:0] = facts.problems
-    return Inspection(ref, facts, children, tuple(referrers), tuple(errors))
+    return Inspection(ref, facts, children, tuple(referrers), tuple(errors), cosign)
+
+
+COSIGN_SUFFIXES = ((".sig", "signature"), (".att", "attestation"))
+
+
+def cosign_tags(client: RegistryClient, ref: ImageRef, digest: Digest) -> tuple[CosignTag, ...]:
+    """cosign's `sha256-<hex>.sig` and `.att` tags of `digest` that the registry serves."""
+    found = []
+    for suffix, kind in COSIGN_SUFFIXES:
+        tag = f"{digest.encoded_tag}{suffix}"
+        try:
+            manifest = client.get_manifest(ref, tag)
+        except NotFoundError:
+            continue
+        found.append(CosignTag(tag, manifest.digest, kind))
+    return tuple(found)
 
 
 def _child_read(
@@ -166,4 +196,4 @@ def _with_provenance(
     return tuple(out)
 
 
-__all__ = ["Statement", "inspect", "read_statement"]
+__all__ = ["Statement", "cosign_tags", "inspect", "read_statement"]

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from truedigest.core.classify import WhatIs
-from truedigest.core.facts import ChildNode, Inspection, ManifestFacts
+from truedigest.core.facts import ChildNode, CosignTag, Inspection, ManifestFacts
 from truedigest.oci.manifest import Descriptor
 
 INSPECT_SCHEMA = "truedigest.inspect/v1"
@@ -28,6 +29,10 @@ def referrer_json(desc: Descriptor) -> dict[str, Any]:
         "size": desc.size,
         "annotations": dict(desc.annotations),
     }
+
+
+def cosign_json(tags: Iterable[CosignTag]) -> list[dict[str, Any]]:
+    return [{"tag": t.tag, "digest": str(t.digest), "kind": t.kind} for t in tags]
 
 
 def _image_keys(facts: ManifestFacts | None, *, index: bool = False) -> dict[str, Any]:
@@ -72,6 +77,7 @@ def child_json(child: ChildNode) -> dict[str, Any]:
     doc["artifact_type"] = facts.artifact_type if facts else None
     doc["predicate_types"] = list(facts.predicate_types) if facts else []
     doc["referrers"] = [referrer_json(r) for r in child.referrers]
+    doc["cosign"] = cosign_json(child.cosign)
     doc["error"] = child.error
     return doc
 
@@ -97,6 +103,7 @@ def inspect_document(result: Inspection) -> dict[str, Any]:
     doc["subject"] = _opt(facts.subject)
     doc["children"] = [child_json(c) for c in result.children]
     doc["referrers"] = [referrer_json(r) for r in result.referrers]
+    doc["cosign"] = cosign_json(result.cosign)
     doc["errors"] = list(result.errors)
     return doc
 
@@ -125,4 +132,4 @@ def whatis_document(result: WhatIs) -> dict[str, Any]:
     }
 
 
-__all__ = ["child_json", "inspect_document", "referrer_json", "whatis_document"]
+__all__ = ["child_json", "cosign_json", "inspect_document", "referrer_json", "whatis_document"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from truedigest.core.classify import Kind, WhatIs
-from truedigest.core.facts import ChildNode, Inspection, ManifestFacts
+from truedigest.core.facts import ChildNode, CosignTag, Inspection, ManifestFacts
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import Descriptor, Platform, short_media_type
 from truedigest.render.forensics_json import (
@@ -221,6 +221,12 @@ def _add_referrers(node: Node, referrers: Iterable[Descriptor]) -> None:
         group.add(f"{desc.digest}  {what}  ({desc.media_type or 'no media type'})")
 
 
+def _add_cosign(node: Node, tags: Iterable[CosignTag]) -> None:
+    """cosign's tag-schema objects on the digest (nothing printed when there are none)."""
+    for tag in tags:
+        node.add(f"cosign {tag.kind}: {tag.tag}  → {tag.digest}")
+
+
 def inspect_tree(result: Inspection) -> Node:
     facts = result.facts
     kind = short_media_type(facts.media_type) or "manifest"
@@ -239,6 +245,7 @@ def inspect_tree(result: Inspection) -> Node:
     for child in result.children:
         _add_child(root, child, platforms)
     _add_referrers(root, result.referrers)
+    _add_cosign(root, result.cosign)
     return root
 
 
@@ -260,6 +267,7 @@ def _add_child(root: Node, child: ChildNode, platforms: dict[Digest, Platform | 
     _add_annotations(node, child.annotations)
     if not child.attestation:
         _add_referrers(node, child.referrers)
+        _add_cosign(node, child.cosign)
 
 
 def _add_attachment(node: Node, child: ChildNode, platforms: dict[Digest, Platform | None]) -> None:

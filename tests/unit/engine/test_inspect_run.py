@@ -44,7 +44,10 @@ def test_inspect_index_fetches_children_configs_and_referrers(
     )
     referrer_calls = [c for c in fake.calls if "/referrers/" in c]
     assert len(referrer_calls) == 3  # the index and its two image children
-    assert len(fake.calls) == 1 + 3 + 2 + 2 * 3 + 1  # + the provenance statement
+    cosign_calls = [c for c in fake.calls if c.endswith((".sig", ".att"))]
+    assert len(cosign_calls) == 2 * 3  # .sig and .att of the index and of each image child
+    # + the provenance statement
+    assert len(fake.calls) == 1 + 3 + 2 + 2 * 3 + 2 * 3 + 1
 
 
 def test_inspect_uses_the_referrers_api_when_it_answers(
@@ -71,8 +74,9 @@ def test_inspect_uses_the_referrers_api_when_it_answers(
 
     assert [str(r.digest) for r in result.referrers] == [s.attestation.digest]
     assert result.referrers[0].artifact_type == "application/vnd.example+json"
-    assert not any("sha256-" in c for c in fake.calls)  # no tag-schema fallback
-    assert len(fake.calls) == 3  # manifest, config, referrers API
+    fallback = [c for c in fake.calls if "sha256-" in c and not c.endswith((".sig", ".att"))]
+    assert not fallback  # no tag-schema fallback
+    assert len(fake.calls) == 3 + 2  # manifest, config, referrers API, .sig and .att
     doc = inspect_document(result)
     assert doc["children"] == []
     assert doc["layers"] == 1
