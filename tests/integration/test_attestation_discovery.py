@@ -60,12 +60,12 @@ NOTATION = "application/vnd.cncf.notary.signature"
 SLSA_V1 = PREDICATE_TYPES["v1"]
 
 
-def _statement(subject: str) -> bytes:
+def _statement(subject: str, name: str = "app") -> bytes:
     return canonical_json(
         {
             "_type": "https://in-toto.io/Statement/v1",
             "predicateType": SLSA_V1,
-            "subject": [{"name": "app", "digest": {"sha256": subject.split(":")[1]}}],
+            "subject": [{"name": name, "digest": {"sha256": subject.split(":")[1]}}],
             "predicate": {
                 "buildDefinition": {
                     "resolvedDependencies": [
@@ -165,7 +165,7 @@ def world(registry_plain: RegistryServer, pusher_for: PusherFor) -> World:
 
     # cosign attest: `.att` with a DSSE layer naming the image
     for name, subject in (("att", images["att"]), ("wrong-att", images["att"])):
-        envelope = canonical_json(_dsse(_statement(subject.digest)))
+        envelope = canonical_json(_dsse(_statement(subject.digest, name)))
         body = _manifest([(DSSE, envelope, {"predicateType": SLSA_V1})])
         manifests[name] = body
         _push(pusher, repo, tag_of(images[name], ".att"), body, [envelope])
@@ -319,3 +319,21 @@ def test_inspect_shows_cosign_tags_where_they_sit(world: World) -> None:
     assert inspect_document(plain)["cosign"] == []
     tree = render_plain(inspect_tree(signed))
     assert f"cosign signature: {sig_tag}  → {sig_digest}" in tree
+
+
+def test_whatis_names_a_cosign_tag_s_manifest_and_the_digest_it_is_for(world: World) -> None:
+    from truedigest.core.classify import Kind
+    from truedigest.engine.whatis_run import whatis
+    from truedigest.oci.digest import Digest
+    from truedigest.oci.reference import parse_repository
+
+    repo = parse_repository(f"{world.server.host}/{world.repo}")
+    with RegistryClient(ClientOptions(plain_http=True)) as client:
+        sig = whatis(client, repo, Digest.parse(sha256_digest(world.manifests["forged-sig"])))
+        att = whatis(client, repo, Digest.parse(sha256_digest(world.manifests["att"])))
+
+    signed_for = world.images["forged-sig"].digest
+    assert (sig.kind, str(sig.attests)) == (Kind.ATTESTATION, signed_for)
+    assert sig.detail.startswith(f"a cosign signature for {signed_for}")
+    assert (att.kind, str(att.attests)) == (Kind.ATTESTATION, world.images["att"].digest)
+    assert att.detail.startswith(f"a cosign attestation for {world.images['att'].digest}")

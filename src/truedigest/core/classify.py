@@ -9,6 +9,7 @@ digest (directly or through an index) and the sentence that explains it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -128,6 +129,16 @@ def classify_manifest(
         return replace(result, kind=Kind.INDEX, detail=f"an image index ({holds}){where}")
     facts = manifest_facts(manifest)
     result = replace(result, artifact_type=facts.artifact_type)
+    cosign = _cosign_target(graph.direct.get(digest, []))
+    if cosign is not None:
+        what, on = cosign
+        plat = graph.platform_of(on)
+        return replace(
+            result,
+            kind=Kind.ATTESTATION,
+            detail=f"a cosign {what} for {f'the {plat} manifest ' if plat else ''}{on}{where}",
+            attests=on,
+        )
     attested = [d for _, d in entries if d.is_attestation]
     if attested or looks_like_attestation(manifest):
         attests = _attested_digest(attested, facts.subject)
@@ -158,6 +169,24 @@ def classify_manifest(
             "(the image cannot be pulled)"
         )
     return replace(result, detail=what + where, platform=platform)
+
+
+_COSIGN_TAG = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(sig|att)\Z")
+
+
+def _cosign_target(tags: Sequence[str]) -> tuple[str, Digest] | None:
+    """("signature" | "attestation", the digest) when a tag is cosign's
+    `<alg>-<hex>.sig` / `.att` for a digest."""
+    for tag in tags:
+        m = _COSIGN_TAG.match(tag)
+        if m is None:
+            continue
+        try:
+            on = Digest.parse(f"{m.group(1)}:{m.group(2)}")
+        except TruedigestError:
+            continue
+        return ("signature" if m.group(3) == "sig" else "attestation"), on
+    return None
 
 
 def _attested_digest(attested: Sequence[Descriptor], subject: Digest | None) -> Digest | None:
