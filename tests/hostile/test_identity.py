@@ -6,6 +6,7 @@ be read is "could not check" (exit 3), never a pass nor a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,70 @@ def test_the_honest_provenance_agrees(server: HostileServer, tmp_path: Path) -> 
 
     assert_safe(result, code=0)
     assert f"built from commit {COMMIT} (provenance)" in result.stdout
+
+
+# --------------------------------------------------------------- a referrers flood
+
+FLOOD = 5000
+ARTIFACTS = [
+    json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.example.other",
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": BARE.config_digest,
+                "size": 2,
+            },
+            "layers": [],
+            "annotations": {"n": str(i)},
+        },
+        separators=(",", ":"),
+    ).encode()
+    for i in range(FLOOD)
+]
+
+
+FLOOD_BY_DIGEST = {"sha256:" + hashlib.sha256(a).hexdigest(): a for a in ARTIFACTS}
+FLOOD_LISTING = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": d, "size": len(a)}
+            for d, a in FLOOD_BY_DIGEST.items()
+        ],
+    }
+).encode()
+
+
+def _flood(req: Request) -> Answer:
+    """The referrers API lists FLOOD artifacts without an artifactType, each of which
+    has to be read to be classified (and is none of the kinds asked for)."""
+    by_digest = FLOOD_BY_DIGEST
+    if req.path.endswith("/tags/list"):
+        return Answer(200, [("Content-Type", "application/json")], b'{"tags":["v1"]}')
+    if "/referrers/" in req.path:
+        return Answer(200, [("Content-Type", OCI_INDEX)], FLOOD_LISTING)
+    ref = req.path.rsplit("/", 1)[-1]
+    if ref == "v1":
+        return Answer(200, [("Content-Type", OCI_MANIFEST)], BARE.manifest)
+    if ref in by_digest:
+        return Answer(200, [("Content-Type", OCI_MANIFEST)], by_digest[ref])
+    return Answer(404)
+
+
+def test_a_referrers_flood_costs_a_bounded_number_of_requests(tmp_path: Path) -> None:
+    from truedigest.engine.attestation_run import MAX_REFERRERS
+
+    with HostileServer(_flood) as server:
+        ref = f"{server.host}/hostile/flood:v1"
+        args = ["verify", "--plain-http", "--image", ref, "--require-attestation", "provenance"]
+        result = run_cli(args, cli_env(tmp_path))
+        requests = server.count()
+
+    assert_safe(result, code=1)
+    assert "no provenance is attached to the pinned digest" in result.stdout
+    # the tag, its .att tag, the referrers API, MAX_REFERRERS artifacts, the tag list
+    assert requests == 1 + 1 + 1 + MAX_REFERRERS + 1, requests

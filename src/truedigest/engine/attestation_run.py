@@ -50,6 +50,9 @@ SIGNATURE_CAP = 256 * 1024
 SCAN_TAGS = 16
 MAX_LAYERS = 8
 """Layers read per attestation or signature manifest (the rest are not looked at)."""
+MAX_REFERRERS = 32
+"""Referrers looked at per digest: a listing of thousands cannot turn into thousands
+of requests (the first that settles a kind is enough)."""
 _PREDICATE_TYPE_KEY = "in-toto.io/predicate-type"
 _COSIGN_PREDICATE_KEY = "predicateType"
 _COSIGN_SIGNATURE_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -161,7 +164,8 @@ class _Survey:
     def referrers(self, targets: Sequence[Target], kinds: frozenset[AttestationKind]) -> None:
         """OCI 1.1 referrers of each target (the API, else the tag schema)."""
         for target in targets:
-            for desc in self.client.referrers(self.resolved.ref, target.digest):
+            listed = self.client.referrers(self.resolved.ref, target.digest)
+            for desc in listed[:MAX_REFERRERS]:
                 self.referrer(desc, target, kinds)
 
     def referrer(self, desc: Descriptor, target: Target, kinds: frozenset[AttestationKind]) -> None:
