@@ -1,7 +1,9 @@
 """`tags`: every tag of a repository, listed, then resolved concurrently.
 
 The listing comes first (it follows `Link` pagination and warms the token), then
-one manifest GET per tag on a thread pool; the client bounds requests per host.
+one manifest GET per tag on a thread pool as large as the client's per-host cap:
+the client's pacer (`truedigest.oci.pacing`), not the pool, decides how many are
+in flight.
 Each digest is hashed from the bytes served, as `resolve` does. Grouping by
 digest, and which group moved last, is decided in `truedigest.core.taggroups`;
 `date_groups` reads the config `created` of groups whose manifest has no created
@@ -32,10 +34,9 @@ from truedigest.oci.manifest import CREATED, Manifest
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.registry import DEFAULT_MAX_PAGES, DEFAULT_MAX_TAGS, RegistryClient, Resolved
 
-DEFAULT_CONCURRENCY = 8
 MAX_CREATED_REQUESTS = 16
-"""`date_groups` reads configs only when all of them cost at most this many GETs (two
-round trips at the default concurrency)."""
+"""`date_groups` reads configs only when all of them cost at most this many GETs (one
+round trip at the client's starting window)."""
 
 
 def list_matching(
@@ -68,11 +69,14 @@ def resolve_tags(
     repo: ImageRef,
     tags: Sequence[str],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     listed: int | None = None,
     on_done: Callable[[str], None] | None = None,
 ) -> TagScan:
-    """GET each tag's manifest (concurrently) and group the tags by digest."""
+    """GET each tag's manifest (concurrently) and group the tags by digest.
+
+    `concurrency` sizes the thread pool (default: the client's `max_per_host`, so
+    its pacer decides how many requests are in flight)."""
 
     def one(tag: str) -> Resolved | TagError:
         try:
@@ -85,14 +89,13 @@ def resolve_tags(
             if on_done is not None:
                 on_done(tag)
 
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
+    workers = _workers(client, concurrency)
     results: list[Resolved | TagError]
-    if len(tags) <= 1 or concurrency == 1:
+    if len(tags) <= 1 or workers == 1:
         results = [one(t) for t in tags]
     else:
         with ThreadPoolExecutor(
-            max_workers=min(concurrency, len(tags)), thread_name_prefix="tags"
+            max_workers=min(workers, len(tags)), thread_name_prefix="tags"
         ) as pool:
             results = list(pool.map(one, tags))
     return tag_scan(repo, results, listed=len(tags) if listed is None else listed)
@@ -103,7 +106,7 @@ def scan_tags(
     repo: ImageRef,
     *,
     match: str | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     max_tags: int = DEFAULT_MAX_TAGS,
     max_pages: int = DEFAULT_MAX_PAGES,
 ) -> TagScan:
@@ -117,7 +120,7 @@ def date_groups(
     repo: ImageRef,
     scan: TagScan,
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     budget: int = MAX_CREATED_REQUESTS,
 ) -> TagScan:
     """Date the groups whose manifest carries no `created` annotation from their config.
@@ -140,11 +143,20 @@ def date_groups(
         )
         return replace(scan, dating_skipped=note)
     with ThreadPoolExecutor(
-        max_workers=max(1, min(concurrency, len(todo))), thread_name_prefix="created"
+        max_workers=max(1, min(_workers(client, concurrency), len(todo))),
+        thread_name_prefix="created",
     ) as pool:
         answers = list(pool.map(lambda pair: _created_of(client, repo, pair[1]), todo))
     found = {g.digest: created for (g, _), created in zip(todo, answers, strict=True) if created}
     return replace(scan, groups=with_created(scan.groups, found), created_requests=cost)
+
+
+def _workers(client: RegistryClient, concurrency: int | None) -> int:
+    if concurrency is None:
+        return client.max_per_host
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    return concurrency
 
 
 def _manifest_of(scan: TagScan, digest: Digest) -> Manifest | None:
@@ -196,7 +208,6 @@ def _image_created(
 
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
     "MAX_CREATED_REQUESTS",
     "date_groups",
     "list_matching",

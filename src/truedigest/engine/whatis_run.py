@@ -224,7 +224,7 @@ def _classify_blob_in(
 
 def _walk(client: RegistryClient, repo: ImageRef, pool: ThreadPoolExecutor) -> TagGraph:
     """Every tag resolved, then nested indexes fetched until none is left."""
-    scan = scan_tags(client, repo, concurrency=client.max_per_host)
+    scan = scan_tags(client, repo)  # a pool of the client's cap: its pacer decides
     graph = TagGraph(repo, scan.listed)
     for error in scan.errors:
         if error.exit_code != ExitCode.ABSENT:  # absent: deleted since the listing

@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 def fetch_pool(client: RegistryClient, workers: int | None) -> ThreadPoolExecutor:
-    """`workers` threads (default: the client's per-host bound, at least 2)."""
+    """`workers` threads (default: the client's per-host cap, at least 2: its pacer,
+    not the pool, decides how many requests are in flight)."""
     return ThreadPoolExecutor(
         max_workers=workers or max(2, client.max_per_host), thread_name_prefix="truedigest"
     )

@@ -3,15 +3,17 @@ answer's status becomes an error.
 
 Below `registry` (manifests, blobs, referrers) and `taglist` (tag pagination):
 both send through `RegistrySession.call`, which answers 401 challenges (at most
-three rounds), turns a 403 into an AuthError and keeps at most `max_per_host`
-requests in flight per registry. `expect_ok` maps every other non-200 status to a
-RegistryError that carries the OCI error codes — never the free-text body.
+three rounds), turns a 403 into an AuthError and paces the requests in flight
+per registry (`pacing`: adaptive from 16 up to 64 by default, or fixed at
+`max_per_host`). `expect_ok` maps every other non-200 status to a RegistryError
+that carries the OCI error codes — never the free-text body.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -20,6 +22,7 @@ from typing import Self
 from truedigest.base import jsonutil
 from truedigest.errors import AuthError, RegistryError
 from truedigest.oci.auth import Authenticator, CredentialStore, pull_scope
+from truedigest.oci.pacing import CAP, HostPacer, Ticket, Window
 from truedigest.oci.reference import ImageRef
 from truedigest.oci.transport import (
     MANIFEST_LIMIT,
@@ -33,6 +36,7 @@ from truedigest.oci.transport import (
 
 _AUTH_ROUNDS = 3
 _CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}\Z")
+_PUSHBACK = frozenset({429, 503})
 
 
 class RegistrySession:
@@ -45,20 +49,37 @@ class RegistrySession:
         transport: HTTPTransport | None = None,
         credentials: CredentialStore | None = None,
         sleep: Callable[[float], None] | None = None,
-        max_per_host: int = 8,
+        max_per_host: int | None = None,
     ) -> None:
+        """`max_per_host` fixes the requests in flight per registry (1 to 64); None
+        (the default) adapts them (`truedigest.oci.pacing`)."""
+        if max_per_host is not None and not 1 <= max_per_host <= CAP:
+            raise ValueError(f"max_per_host must be between 1 and {CAP}")
         self.options = options or ClientOptions()
         self.http = build_client(self.options, transport=transport)
-        self.transport = (
-            Transport(self.http, self.options)
-            if sleep is None
-            else Transport(self.http, self.options, sleep=sleep)
-        )
+        self._sleep = sleep or time.sleep
+        self.transport = Transport(self.http, self.options, sleep=self._retry_sleep)
         store = credentials or CredentialStore(helper_timeout=self.options.timeout)
         self.auth = Authenticator(self.transport, store)
-        self.max_per_host = max_per_host
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._slots_guard = threading.Lock()
+        self.fixed_per_host = max_per_host
+        self._pacers: dict[str, HostPacer] = {}
+        self._pacers_guard = threading.Lock()
+        self._sending = threading.local()
+
+    @property
+    def max_per_host(self) -> int:
+        """The most requests in flight to one registry: what thread pools are sized to,
+        so the pacer, not the pool, decides."""
+        return self.fixed_per_host or CAP
+
+    def pacer(self, registry: str) -> HostPacer:
+        with self._pacers_guard:
+            pacer = self._pacers.get(registry)
+            if pacer is None:
+                fixed = self.fixed_per_host
+                window = Window() if fixed is None else Window.fixed_at(fixed)
+                pacer = self._pacers[registry] = HostPacer(window)
+            return pacer
 
     def __enter__(self) -> Self:
         return self
@@ -82,12 +103,21 @@ class RegistrySession:
         scheme = "http" if self.options.plain_http else "https"
         return f"{scheme}://{registry}"
 
+    def _retry_sleep(self, seconds: float) -> None:
+        """The transport's pause before a retry: pushback on the request this thread sends."""
+        ticket: Ticket | None = getattr(self._sending, "ticket", None)
+        if ticket is not None:
+            ticket.pushback = True
+        self._sleep(seconds)
+
     @contextmanager
-    def _slot(self, registry: str) -> Iterator[None]:
-        with self._slots_guard:
-            sem = self._slots.setdefault(registry, threading.BoundedSemaphore(self.max_per_host))
-        with sem:
-            yield
+    def _slot(self, registry: str) -> Iterator[Ticket]:
+        with self.pacer(registry).slot() as ticket:
+            self._sending.ticket = ticket
+            try:
+                yield ticket
+            finally:
+                self._sending.ticket = None
 
     def call(
         self,
@@ -103,10 +133,16 @@ class RegistrySession:
         url = self.base_url(ref.registry) + path
         scope = pull_scope(ref.repository)
         headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
-        with self._slot(ref.registry):
+        with self._slot(ref.registry) as ticket:
             for attempt in range(_AUTH_ROUNDS):
+                sent = time.perf_counter()
                 resp = self.transport.request(method, url, headers=headers, limit=limit, what=what)
+                if resp.status in _PUSHBACK:
+                    ticket.pushback = True
                 if resp.status != 401:
+                    # one round trip, unless a 401 (and a token fetch) or a redirect came first
+                    direct = attempt == 0 and str(resp.url) == url
+                    ticket.rtt = time.perf_counter() - sent if direct else None
                     break
                 if attempt == _AUTH_ROUNDS - 1:
                     raise AuthError(f"{ref.registry} kept answering 401 for {what}")

@@ -1,0 +1,135 @@
+"""How many requests go to one registry at once: a fixed number, or one found by AIMD.
+
+`HostPacer` gates the requests to one host; its `Window` decides how many may be
+in flight. Fixed (`--concurrency N`): exactly up to N, never adapted. Adaptive
+(the default) starts at `START` and never exceeds `CAP`:
+
+- slow start — until the first decrease, each request that completes in time adds
+  one (the window doubles every round trip: 16, 32, 64), so a short run is not
+  held back and a host that fails (a registry gone after the tag listing) costs
+  one small wave of connection attempts, not 64;
+- pushback — the registry answered 429 or 503, or the transport waited to retry
+  (429/502/503/504, a connect error, a `Retry-After`): the window halves, down to 1;
+- rising latency — the smoothed round trip (EWMA) is above `TOLERANCE` times the
+  best one seen plus `SLACK`: the window shrinks by `LATENCY_FACTOR`, never below
+  `LATENCY_FLOOR` (the old fixed bound), so a slow link or a busy machine alone
+  never makes a run slower than a fixed 8 would;
+- otherwise, after the first decrease, each request that completes adds 1/window
+  (about one per round trip), up to `CAP`.
+
+A decrease happens at most once per round trip, counted in requests, not time:
+only a request sent after the last decrease can cause the next one (each request
+carries the window's `epoch` from when it was sent), so a burst of 429s answering
+one window of requests halves it once. The decisions take no clock: the session
+measures each round trip and passes it in, and tests drive `Window` with numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+START = 16
+"""Requests in flight per host when a run starts (adaptive): twice the old fixed 8."""
+CAP = 64
+"""The most requests in flight per host, adaptive or fixed (`--concurrency` ≤ 64)."""
+LATENCY_FLOOR = 8
+PUSHBACK_FACTOR = 0.5
+LATENCY_FACTOR = 0.9
+TOLERANCE = 2.0
+SLACK = 0.005
+"""Seconds added to TOLERANCE x the best round trip: on loopback, where a round trip
+is a fraction of a millisecond, jitter alone is not rising latency."""
+SMOOTHING = 0.1
+
+
+@dataclass
+class Window:
+    """The number of requests one host may have in flight, and how it moves."""
+
+    limit: float = START
+    cap: int = CAP
+    fixed: bool = False
+    slow_start: bool = True
+    epoch: int = 0
+    best_rtt: float | None = None
+    srtt: float | None = None
+    decreases: int = 0
+
+    @classmethod
+    def fixed_at(cls, n: int) -> Window:
+        if not 1 <= n <= CAP:
+            raise ValueError(f"in-flight requests must be between 1 and {CAP}")
+        return cls(limit=n, cap=n, fixed=True, slow_start=False)
+
+    @property
+    def allowed(self) -> int:
+        return max(1, int(self.limit))
+
+    def completed(self, epoch: int, rtt: float | None, *, pushback: bool = False) -> None:
+        """A request sent in `epoch` finished after `rtt` seconds (None: no usable
+        sample, e.g. it failed); `pushback`: the registry asked us to slow down."""
+        if self.fixed:
+            return
+        if pushback:
+            self._decrease(epoch, PUSHBACK_FACTOR, 1)
+            return
+        if rtt is None or rtt < 0:
+            return
+        self.best_rtt = rtt if self.best_rtt is None else min(self.best_rtt, rtt)
+        self.srtt = rtt if self.srtt is None else self.srtt + SMOOTHING * (rtt - self.srtt)
+        if self.srtt > self.best_rtt * TOLERANCE + SLACK:
+            self._decrease(epoch, LATENCY_FACTOR, min(LATENCY_FLOOR, self.cap))
+        else:
+            step = 1.0 if self.slow_start else 1 / self.limit
+            self.limit = min(float(self.cap), self.limit + step)
+
+    def _decrease(self, epoch: int, factor: float, floor: int) -> None:
+        if epoch != self.epoch or self.limit <= floor:
+            return  # sent before the last decrease: its news is already acted on
+        self.limit = max(float(floor), self.limit * factor)
+        self.slow_start = False
+        self.epoch += 1
+        self.decreases += 1
+
+
+@dataclass
+class Ticket:
+    """One request's place in the window: what the session learns while sending it."""
+
+    epoch: int
+    rtt: float | None = None
+    pushback: bool = False
+
+
+@dataclass
+class HostPacer:
+    """Blocks a request until its host's window has room. Thread-safe."""
+
+    window: Window = field(default_factory=Window)
+    in_flight: int = 0
+    peak: int = 0
+    _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    @contextmanager
+    def slot(self) -> Iterator[Ticket]:
+        with self._cond:
+            while self.in_flight >= self.window.allowed:
+                self._cond.wait()
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            ticket = Ticket(self.window.epoch)
+        try:
+            yield ticket
+        finally:
+            with self._cond:
+                self.in_flight -= 1
+                self.window.completed(ticket.epoch, ticket.rtt, pushback=ticket.pushback)
+                room = self.window.allowed - self.in_flight
+                if room > 0:
+                    self._cond.notify(room)
+
+
+__all__ = ["CAP", "LATENCY_FLOOR", "START", "HostPacer", "Ticket", "Window"]
