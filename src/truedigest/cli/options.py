@@ -217,6 +217,18 @@ def cp_options(*, pin_file_help: str) -> Callable[[F], F]:
     return apply
 
 
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    metavar="N",
+    default=None,
+    help="Fix the requests in flight per registry at N. Default: adaptive, from 16 "
+    "up to 64, fewer after 429/503 or while round trips grow.",
+)
+"""`--concurrency N` (tags, pins, whatis): `max_per_host` of the client; the range's
+64 is `truedigest.oci.pacing.CAP` (not imported here: --help stays light)."""
+
+
 _OUTPUT_ALIASES = {"text": OutputFormat.TABLE, "table": OutputFormat.TEXT}
 
 
@@ -290,6 +302,7 @@ __all__ = [
     "ParsedParam",
     "PlatformParam",
     "SecondsParam",
+    "concurrency_option",
     "cp_options",
     "output_option",
     "quiet_option",

@@ -11,6 +11,7 @@ import click
 from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
+    concurrency_option,
     cp_options,
     output_option,
     quiet_option,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     help="Repository for rows without image_ref; image_refs must name it; "
     "narrows --pin-file references to it.",
 )
+@concurrency_option
 @output_option([OutputFormat.TABLE, OutputFormat.JSON], OutputFormat.TABLE)
 @registry_options
 @quiet_option
@@ -55,6 +57,7 @@ def pins(
     template: str | None,
     track: str,
     repo: ImageRef | None,
+    concurrency: int | None,
     output: Literal[OutputFormat.TABLE, OutputFormat.JSON],
     client_options: ClientOptions,
 ) -> None:
@@ -80,7 +83,7 @@ def pins(
     except UsageError:
         raise UsageError(f"--track {track!r} is not a valid tag") from None
     plan = PinPlan(cps=targets, pin_files=pin_files, template=template, track=track, repo=repo)
-    with session(client_options, [repo]) as client:
+    with session(client_options, [repo], max_per_host=concurrency) as client:
         audit = audit_pins(plan, client)
     shown = False  # a terminal table ends with the verdict line itself
     if not talk.quiet():

@@ -10,6 +10,7 @@ import click
 from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
+    concurrency_option,
     output_option,
     quiet_option,
     registry_options,
@@ -30,14 +31,7 @@ if TYPE_CHECKING:
     metavar="GLOB",
     help="Only tags matching this glob (case-sensitive, e.g. 'v1.*').",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1, max=64),
-    metavar="N",
-    default=8,
-    show_default=True,
-    help="Tags resolved at once (also the per-host request bound).",
-)
+@concurrency_option
 @click.option(
     "--max-tags",
     type=click.IntRange(min=1, max=1_000_000),
@@ -61,7 +55,7 @@ if TYPE_CHECKING:
 def tags(
     repo: ImageRef,
     match: str | None,
-    concurrency: int,
+    concurrency: int | None,
     max_tags: int,
     max_pages: int,
     output: Literal[OutputFormat.TEXT, OutputFormat.JSON],
@@ -90,10 +84,8 @@ def tags(
         with aout.tag_progress(
             len(names), enabled=aout.progress_wanted(output) and not talk.quiet()
         ) as tick:
-            scan = tags_run.resolve_tags(
-                client, repo, names, concurrency=concurrency, listed=listed, on_done=tick
-            )
-        scan = tags_run.date_groups(client, repo, scan, concurrency=concurrency)
+            scan = tags_run.resolve_tags(client, repo, names, listed=listed, on_done=tick)
+        scan = tags_run.date_groups(client, repo, scan)
     if not talk.quiet():
         match output:
             case OutputFormat.JSON:

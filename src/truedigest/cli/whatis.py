@@ -11,6 +11,7 @@ from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
     ParsedParam,
+    concurrency_option,
     output_option,
     quiet_option,
     registry_options,
@@ -39,6 +40,7 @@ def _digest_or_prefix(text: str) -> Any:
     type=ImageRefParam(repository_only=True),
     help="Repository to look in (no tag), e.g. ghcr.io/org/app.",
 )
+@concurrency_option
 @output_option([OutputFormat.TEXT, OutputFormat.JSON], OutputFormat.TEXT)
 @registry_options
 @quiet_option
@@ -46,6 +48,7 @@ def _digest_or_prefix(text: str) -> Any:
 def whatis(
     digest: Any,
     repo: ImageRef,
+    concurrency: int | None,
     output: Literal[OutputFormat.TEXT, OutputFormat.JSON],
     client_options: ClientOptions,
 ) -> None:
@@ -64,7 +67,7 @@ def whatis(
     from truedigest.render import forensics_view as fout
     from truedigest.render import verify_report as out
 
-    with session(client_options, [repo]) as client:
+    with session(client_options, [repo], max_per_host=concurrency) as client:
         result = whatis_run.whatis(client, repo, digest)
     if not talk.quiet():
         match output:
