@@ -11,21 +11,23 @@ The public API (these names stay; internal modules may move):
 - `TruedigestError` (with `exit_code` and `hint`) and `ExitCode`;
 - `Digest`, `Report`, `Resolved` (types of the values above).
 
-Importing this package is cheap: httpx is loaded on the first `resolve`/`verify`.
+Importing this package is cheap: each name is loaded from its module on first use
+(PEP 562), and httpx on the first `resolve`/`verify`. The command line imports
+`truedigest.cli.main`, which runs this file first: nothing here may cost start-up.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from truedigest.api import resolve, verify
-from truedigest.errors import ExitCode, TruedigestError
-from truedigest.oci.digest import Digest
-from truedigest.oci.reference import ImageRef, parse_reference, parse_repository
 from truedigest.version import __version__
 
 if TYPE_CHECKING:
+    from truedigest.api import resolve, verify
+    from truedigest.errors import ExitCode, TruedigestError
     from truedigest.model.observation import Report
+    from truedigest.oci.digest import Digest
+    from truedigest.oci.reference import ImageRef, parse_reference, parse_repository
     from truedigest.oci.registry import Resolved
 
 __all__ = [
@@ -42,16 +44,29 @@ __all__ = [
     "verify",
 ]
 
+# Where each public name lives (imported when first asked for).
+_HOMES = {
+    "resolve": "truedigest.api",
+    "verify": "truedigest.api",
+    "ExitCode": "truedigest.errors",
+    "TruedigestError": "truedigest.errors",
+    "Digest": "truedigest.oci.digest",
+    "ImageRef": "truedigest.oci.reference",
+    "parse_reference": "truedigest.oci.reference",
+    "parse_repository": "truedigest.oci.reference",
+    "Report": "truedigest.model.observation",
+    "Resolved": "truedigest.oci.registry",
+}
+
 
 def __getattr__(name: str) -> object:
-    # The types of the values resolve() and verify() return, without importing the
-    # HTTP stack at `import truedigest`.
-    if name == "Report":
-        from truedigest.model.observation import Report
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'truedigest' has no attribute {name!r}")
+    value = getattr(__import__(home, fromlist=[name]), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
-        return Report
-    if name == "Resolved":
-        from truedigest.oci.registry import Resolved
 
-        return Resolved
-    raise AttributeError(f"module 'truedigest' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

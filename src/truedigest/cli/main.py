@@ -2,33 +2,67 @@
 
 Each command lives in its own module (`cli/resolve.py`, `cli/verify.py`, …): it
 parses, builds clients and sources, calls the core, renders and exits. Only `cli`
-imports click. Heavy imports (httpx, rich) happen inside the commands so that
-`truedigest --help` and `--version` stay fast.
+imports click. Start-up is paid by every CI job, so a run imports only the module of
+the command it runs (`LazyCommands`), and heavy imports (httpx, rich) happen inside
+the commands: `truedigest --help` and `--version` import neither.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, NoReturn
 
 import click
 
 from truedigest.cli import talk
-from truedigest.cli.inspect import inspect
 from truedigest.cli.options import verbose_option
-from truedigest.cli.pins import pins
-from truedigest.cli.resolve import resolve
-from truedigest.cli.running import running
-from truedigest.cli.tags import tags
-from truedigest.cli.verify import verify
-from truedigest.cli.whatis import whatis
 from truedigest.errors import ExitCode, TruedigestError
 from truedigest.version import __version__
 
 HELP_WIDTH = 80
+
+# Each command, in --help order, and the module that defines it (same name).
+COMMANDS = ("resolve", "verify", "inspect", "whatis", "tags", "pins", "running")
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands, each imported when first looked up: a run imports only
+    the module of the command it runs (`verify` alone pulls in every build source).
+    Iterating gives the names without importing anything."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = dict(modules)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = self._loaded.get(name)
+        if command is None:
+            module = self._modules[name]  # KeyError: no such command
+            # __import__, not importlib.import_module: -X importtime reports it
+            command = getattr(__import__(module, fromlist=[name]), name)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{name} is not a click command")
+            self._loaded[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+        self._modules.setdefault(name, "")
+
+    def __delitem__(self, name: str) -> None:
+        del self._modules[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules
 
 
 class _Group(click.Group):
@@ -103,6 +137,8 @@ class _Group(click.Group):
                 "rerun with -vv for the traceback and report it",
             )
             if talk.verbosity() >= 2:
+                import traceback
+
                 talk.print_diagnostic("".join(traceback.format_exception(exc)))
             sys.exit(ExitCode.UNAVAILABLE)
         if isinstance(rv, int):
@@ -146,15 +182,22 @@ def cli() -> None:
     """
 
 
-for _command in (resolve, verify, inspect, whatis, tags, pins, running):
-    cli.add_command(_command)
+cli.commands = LazyCommands({name: f"truedigest.cli.{name}" for name in COMMANDS})
+
+
+# httpx._main: httpx's own command line (click, rich, pygments: ~40 ms when installed);
+# anyio, trio: httpcore's async backends (the CLI is synchronous).
+_UNUSED_OPTIONAL_IMPORTS = ("httpx._main", "anyio", "trio")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    # httpx imports its own optional command line (httpx._main: rich, pygments, ~40 ms)
-    # whenever those are installed; truedigest never uses it. A None entry makes that
-    # import fail at once and httpx falls back to its stub, as it does when they are absent.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # Optional imports of the HTTP stack that this process never uses, each inside a
+    # `try: import … except ImportError` of httpx/httpcore: a None entry in sys.modules
+    # makes the import fail at once (documented Python behaviour) and the library takes
+    # its fallback, exactly as when the package is absent. Here before the first
+    # `import httpx`; only the command line does it (an embedding program keeps them).
+    for optional in _UNUSED_OPTIONAL_IMPORTS:
+        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
     cli.main(args=list(argv) if argv is not None else None, prog_name="truedigest")
     raise AssertionError("unreachable")  # pragma: no cover
 

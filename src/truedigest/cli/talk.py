@@ -6,7 +6,6 @@ Every line made here from outside text goes through `render.safetext` first.
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -86,6 +85,8 @@ def report(exc: TruedigestError) -> None:
     if level >= 1 and cause is not None:
         print_diagnostic(f"cause: {type(cause).__name__}: {' '.join(str(cause).split())}")
     if level >= 2:
+        import traceback
+
         print_diagnostic("".join(traceback.format_exception(exc)))
 
 

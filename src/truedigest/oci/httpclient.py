@@ -32,8 +32,11 @@ def build_client(
 ) -> httpx.Client:
     """The one httpx.Client of a run.
 
-    TLS trusts the system store (plus `--ca-file`); the context is built on the
-    first https request, so a plain-HTTP run never pays for loading CA bundles.
+    TLS trusts the system store (plus `--ca-file`). Each scheme's transport is built
+    on its first request: the https one builds its TLS context then (loading the CA
+    store), and the http one (to which httpx also gives an unverifying SSL context,
+    never used on plain HTTP) likewise, so a plain-HTTP run creates no SSL context
+    and an https run does not build the http pool.
     """
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
@@ -44,7 +47,9 @@ def build_client(
         transport = _LazyTransport(
             lambda: netguard.bound(httpx.HTTPTransport(verify=verify(), limits=limits))
         )
-        mounts["http://"] = netguard.bound(httpx.HTTPTransport(verify=False, limits=limits))
+        mounts["http://"] = _LazyTransport(
+            lambda: netguard.bound(httpx.HTTPTransport(verify=False, limits=limits))
+        )
     return httpx.Client(
         timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
