@@ -38,7 +38,7 @@ CAP = 64
 LATENCY_FLOOR = 8
 PUSHBACK_FACTOR = 0.5
 LATENCY_FACTOR = 0.9
-TOLERANCE = 2.0
+TOLERANCE = 3.0
 SLACK = 0.005
 """Seconds added to TOLERANCE x the best round trip: on loopback, where a round trip
 is a fraction of a millisecond, jitter alone is not rising latency."""

@@ -101,10 +101,18 @@ def test_rising_latency_shrinks_the_window_but_never_below_the_old_fixed_bound()
 def test_one_slow_round_trip_is_smoothed_and_the_tolerance_keeps_the_window() -> None:
     window = Window()
     steady(window, 10)
-    window.completed(window.epoch, RTT * 3)  # one stall: EWMA stays under 2x + slack
-    steady(window, 10, rtt=RTT * 1.9)  # a link 1.9x slower than the best seen: tolerated
+    window.completed(window.epoch, RTT * 6)  # one stall: the EWMA stays under 3x + slack
+    steady(window, 10, rtt=RTT * 2.9)  # a link 2.9x slower than the best seen: tolerated
     assert window.decreases == 0
     assert window.allowed == START + 21
+
+
+def test_a_round_trip_held_above_the_tolerance_shrinks_the_window() -> None:
+    window = Window()
+    steady(window, 100)
+    steady(window, 100, rtt=RTT * pacing.TOLERANCE + 2 * pacing.SLACK)
+    assert window.decreases > 0
+    assert window.allowed < CAP
 
 
 def test_latency_decreases_once_per_window_of_requests() -> None:
