@@ -28,8 +28,8 @@ from truedigest.errors import NetworkError, RegistryError, TLSError
 from truedigest.oci import netguard
 from truedigest.oci.httpclient import ACCEPT_ENCODING as ACCEPT_ENCODING
 from truedigest.oci.httpclient import USER_AGENT as USER_AGENT
+from truedigest.oci.httpclient import HttpClient, read_body
 from truedigest.oci.httpclient import build_client as build_client
-from truedigest.oci.httpclient import read_body
 from truedigest.oci.httpconfig import MANIFEST_LIMIT as MANIFEST_LIMIT
 from truedigest.oci.httpconfig import ClientOptions as ClientOptions
 from truedigest.oci.httpconfig import Limit as Limit
@@ -110,7 +110,7 @@ class Transport:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: HttpClient,
         options: ClientOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -233,7 +233,7 @@ class Transport:
     ) -> Response:
         subject = what or _where(url)
         try:
-            request = self.client.build_request(method, url, headers=headers, data=data)
+            request = self.client.build(method, url, headers, data)
         except (ValueError, httpx.InvalidURL) as exc:  # UnicodeEncodeError: a non-ASCII value
             raise RegistryError(
                 f"cannot send a request for {subject}: {type(exc).__name__} "
@@ -241,7 +241,7 @@ class Transport:
             ) from None
         self.stats.count(_host(url))
         with netguard.response_deadline(budget) as ends:
-            resp = self.client.send(request, stream=True)
+            resp = self.client.send(request)
             try:
                 body = read_body(resp, limit, subject, ends, head=method == "HEAD")
                 return Response(resp.status_code, resp.headers, body, url)
