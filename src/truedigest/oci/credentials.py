@@ -19,17 +19,19 @@ import os
 import re
 import selectors
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from truedigest.base import fileio, jsonutil, redact
 from truedigest.errors import AuthError, InputFileError
 from truedigest.oci.secret import Secret
+
+if TYPE_CHECKING:
+    import subprocess
 
 ENV_USER = "TRUEDIGEST_REGISTRY_USERNAME"
 ENV_PASSWORD = "TRUEDIGEST_REGISTRY_PASSWORD"  # noqa: S105 - a variable name
@@ -267,6 +269,8 @@ def run_credential_helper(
     when it exits non-zero ("credentials not found"). Bounded by `timeout` seconds
     and HELPER_OUTPUT_CAP bytes; the helper (and its process group) is killed past
     either bound."""
+    import subprocess  # here: only a run that uses a helper pays for the import
+
     name = f"docker-credential-{helper}"
     exe = shutil.which(name)
     if exe is None:
@@ -297,6 +301,8 @@ def run_credential_helper(
 
 
 def _collect(proc: subprocess.Popen[bytes], data: bytes, timeout: float, name: str) -> bytes:
+    import subprocess
+
     deadline = time.monotonic() + timeout
     stdin, stdout = proc.stdin, proc.stdout
     if stdin is None or stdout is None:  # pragma: no cover - both are pipes
@@ -336,6 +342,8 @@ def _collect(proc: subprocess.Popen[bytes], data: bytes, timeout: float, name: s
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     """Kill the helper's process group if it is still running; close the pipes."""
+    import signal
+
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
