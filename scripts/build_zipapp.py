@@ -5,7 +5,9 @@ sha256 is pinned in `requirements/zipapp.txt` (`pip install --no-deps
 --only-binary=:all: --require-hashes --target`); truedigest's own source is copied
 from `src/`. The archive is written by the standard library (`zipfile`, then
 `zipapp` adds the `#!/usr/bin/env python3` line), with sorted entries, fixed
-timestamps and modes and no bytecode, so the same inputs give the same bytes.
+timestamps and modes, and hash-based bytecode beside each module (zipimport cannot
+write a cache, so without it every run recompiled what it imported), so the same
+inputs give the same bytes.
 
 It is runnable as `python3 truedigest.pyz ...` by any Python >= 3.11, no virtualenv.
 Before it replaces the output it runs the new file: `--version` must work and
@@ -168,6 +170,22 @@ def stage(pip_python: str, tree: Path) -> None:
         SOURCE, tree / "truedigest", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
     )
     (tree / "__main__.py").write_text(main_py(entry_point()), encoding="utf-8")
+    compile_tree(tree)
+
+
+def compile_tree(tree: Path) -> None:
+    """Bytecode beside each module (`module.pyc`, where zipimport looks), hash-based and
+    unchecked so its bytes depend on the source only: zipimport cannot cache what it
+    compiles, so without it every run compiled every module it imported (resolve: about
+    0.7 s instead of 0.25). Another Python minor version sees a foreign magic number
+    and compiles the source, as before."""
+    command = [sys.executable, "-m", "compileall", "-q", "-b"]
+    command += ["--invalidation-mode", "unchecked-hash", "-x", r"/__main__\.py$"]
+    # tracebacks name `truedigest.pyz/<module path>`, not the temporary build directory
+    command += ["-s", str(tree), "-p", DEFAULT_OUT.name, str(tree)]
+    proc = subprocess.run(command, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"compileall failed: {(proc.stdout + proc.stderr)[-2000:]}")
 
 
 def write_zip(tree: Path, archive: Path) -> int:

@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tomllib
 import zipfile
 from collections.abc import Callable, Mapping
@@ -209,6 +210,32 @@ def test_pyz_runs_its_own_modules_not_the_hosts(pyz: Built, tmp_path: Path) -> N
     for module, file in doc["files"].items():
         assert file.startswith(f"{pyz.path}/"), (module, file)
     assert doc["certs"] > 10
+
+
+def test_pyz_runs_the_bytecode_it_carries(pyz: Built, tmp_path: Path) -> None:
+    """zipimport cannot cache what it compiles: the archive carries `module.pyc` beside
+    each module (hash-based, so the build stays reproducible), and a Python of the
+    builder's minor version runs it instead of compiling every module on every run."""
+    probe = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(pyz.path)!r})\n"
+        "import truedigest.cli.main as m, httpx\n"
+        "print(sys.version_info[:2] == tuple(map(int, sys.argv[1].split('.'))))\n"
+        "print(m.__file__); print(httpx.__file__); print(m.main.__code__.co_filename)\n"
+    )
+    builder = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    result = run([str(SYSTEM_PYTHON), "-I", "-c", probe, builder], bare_env(tmp_path))
+
+    assert result.code == 0, str(result)
+    same, main_file, httpx_file, shown = result.stdout.splitlines()
+    with zipfile.ZipFile(pyz.path) as zf:
+        names = set(zf.namelist())
+    assert {"truedigest/cli/main.pyc", "httpx/__init__.pyc"} <= names
+    suffix = ".pyc" if same == "True" else ".py"
+    assert main_file.endswith(f"/truedigest/cli/main{suffix}"), main_file
+    assert httpx_file.endswith(f"/httpx/__init__{suffix}"), httpx_file
+    if same == "True":  # the build directory does not leak into tracebacks
+        assert shown == "truedigest.pyz/truedigest/cli/main.py"
 
 
 def test_pyz_help_starts_without_httpx_or_rich(pyz: Built, tmp_path: Path) -> None:
