@@ -99,17 +99,52 @@ def build_client(
     timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0))
     if transport is not None:
         return HttpClient(transport, timeout=timeout)
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
     verify = _tls_verify(options)  # usage errors (a bad --ca-file) before any request
     return HttpClient(
-        _LazyTransport(lambda: netguard.bound(httpx.HTTPTransport(verify=verify(), limits=limits))),
-        http=_LazyTransport(
-            lambda: netguard.bound(httpx.HTTPTransport(verify=False, limits=limits))
-        ),
+        _LazyTransport(lambda: _shards(verify(), max_connections)),
+        http=_LazyTransport(lambda: _shards(False, max_connections)),
         timeout=timeout,
     )
+
+
+POOL_SHARDS = 4
+"""httpcore's pool scans every connection under one lock on each request and each
+response close: at 64 connections and ~1000 requests/s that lock, not the network,
+sets the pace (3000 tags: 12-14 s of CPU in one pool, 3.5-4 s in four of 16)."""
+
+
+def _shards(verify: ssl.SSLContext | bool, max_connections: int) -> httpx.BaseTransport:
+    per = max(1, max_connections // POOL_SHARDS)
+    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+    return _Sharded(
+        [
+            netguard.bound(httpx.HTTPTransport(verify=verify, limits=limits))
+            for _ in range(POOL_SHARDS)
+        ]
+    )
+
+
+class _Sharded(httpx.BaseTransport):
+    """Several pools; each thread keeps to one (its connections stay warm)."""
+
+    def __init__(self, pools: list[httpx.BaseTransport]) -> None:
+        self._pools = pools
+        self._local = threading.local()
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        pool: httpx.BaseTransport | None = getattr(self._local, "pool", None)
+        if pool is None:
+            with self._lock:
+                pool = self._pools[self._next % len(self._pools)]
+                self._next += 1
+            self._local.pool = pool
+        return pool.handle_request(request)
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
 
 
 def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:
