@@ -32,7 +32,7 @@ def default_registry_client(options: ClientOptions, **kwargs: Any) -> RegistryCl
 @dataclass(frozen=True, slots=True)
 class Wiring:
     """What the commands build on: `registry_client(options, **kwargs)` makes the client
-    (kwargs: `max_per_host` for `tags`)."""
+    (kwargs: `max_per_host`, from `--concurrency` of `tags`, `pins` and `whatis`)."""
 
     registry_client: Callable[..., RegistryClient] = default_registry_client
 

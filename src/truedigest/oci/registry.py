@@ -2,8 +2,8 @@
 
 Read-only. Every manifest is fetched with the four manifest media types in
 `Accept`, hashed, and compared with the `Docker-Content-Digest` header, which is
-a claim, not proof. Requests to one host are bounded (default 8 in flight, by
-`session.RegistrySession`); tag listing lives in `taglist`.
+a claim, not proof. Requests in flight to one host are paced by
+`session.RegistrySession` (adaptive up to 64, or fixed); tag listing lives in `taglist`.
 """
 
 from __future__ import annotations
