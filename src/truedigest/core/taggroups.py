@@ -25,6 +25,20 @@ from truedigest.oci.reference import ImageRef
 
 # The distribution tag grammar, whole-string (a `$` would let "v1\n" through).
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+# Tags other tools derive from a digest: the OCI referrers tag schema (`sha256-<hex>`)
+# and cosign's `.sig`/`.att`/`.sbom`. They name artifacts about an image, not builds.
+_DERIVED = re.compile(r"(sha256|sha384|sha512)-[0-9a-f]{64,128}(\.(sig|att|sbom))?", re.ASCII)
+
+
+def is_derived_tag(tag: str) -> bool:
+    """A tag a signing or referrers tool derived from a digest (not a build's tag)."""
+    return _DERIVED.fullmatch(tag) is not None
+
+
+def is_build(group: TagGroup) -> bool:
+    """A group some build's tag points at: not only digest-derived tags (a cosign
+    signature has no build time and never "moved last")."""
+    return not all(is_derived_tag(t) for t in group.tags)
 
 
 class TagPoint(Protocol):
@@ -164,8 +178,8 @@ def with_created(groups: Sequence[TagGroup], found: dict[Digest, str]) -> tuple[
 
 
 def undated(groups: Sequence[TagGroup]) -> list[TagGroup]:
-    """Groups whose manifest carries no `created` annotation (their config may)."""
-    return [g for g in groups if g.created is None]
+    """Build groups whose manifest carries no `created` annotation (their config may)."""
+    return [g for g in groups if g.created is None and is_build(g)]
 
 
 def moved_last(groups: Sequence[TagGroup]) -> TagGroup | None:
@@ -175,14 +189,18 @@ def moved_last(groups: Sequence[TagGroup]) -> TagGroup | None:
 
 
 def _newest(groups: Sequence[TagGroup]) -> TagGroup | None:
-    dated = [(t, g) for g in groups if (t := build_time(g.created)) is not None]
+    dated = [(t, g) for g in groups if (t := build_time(g.created)) is not None and is_build(g)]
     return max(dated, key=lambda pair: pair[0])[1] if dated else None
 
 
 def unknown_reason(groups: Sequence[TagGroup]) -> str | None:
-    """Why the group that moved last cannot be named (None when it can)."""
+    """Why the group that moved last cannot be named (None when it can). Groups of
+    digest-derived tags only (cosign signatures, referrers indexes) are not builds."""
     if not groups:
         return "no tag was resolved"
+    groups = [g for g in groups if is_build(g)]
+    if not groups:
+        return "only digest-derived tags (signatures, referrers indexes) were resolved"
     missing = [g for g in groups if build_time(g.created) is None]
     if missing:
         n = len(missing)

@@ -12,6 +12,7 @@ from truedigest.core.taggroups import (
     build_time,
     group_by_digest,
     invalid_tag_error,
+    is_derived_tag,
     is_valid_tag,
     moved_last,
     parse_created,
@@ -87,6 +88,32 @@ def test_moved_last_is_never_a_guess() -> None:
     dated = with_created(undated_group, {undated_group[1].digest: "2025-01-01T00:00:00Z"})
     assert [(g.tags, g.created_from) for g in dated] == [(("e",), "config"), (("d",), "annotation")]
     assert moved_last(dated) is dated[0]
+
+
+def test_digest_derived_tags_are_not_builds() -> None:
+    """A cosign signature (`sha256-<hex>.sig`) or a referrers index (`sha256-<hex>`)
+    carries no build time: it neither blocks nor wins "moved last", and its config is
+    not read to date it."""
+    build = _point("v1", "2024-01-01T00:00:00Z", "build")
+    schema_tag = build.digest.encoded_tag  # sha256-<hex>
+    hexpart = schema_tag.removeprefix("sha256-")
+    sig = _point(f"{schema_tag}.sig", None, "sig")
+    listing = _point(schema_tag, None, "listing")
+    later = _point(f"{schema_tag}.att", "2026-01-01T00:00:00Z", "att")
+
+    groups = group_by_digest([build, sig, listing, later])
+
+    assert is_derived_tag(f"sha256-{hexpart}.sig")
+    assert not is_derived_tag("sha256-abc.sig")  # not a digest's hex
+    assert not is_derived_tag("v1.sig")
+    assert moved_last(groups) is not None
+    assert moved_last(groups).tags == ("v1",)  # type: ignore[union-attr]
+    assert undated(groups) == []
+    derived = [g for g in groups if g.tags != ("v1",)]
+    assert len(derived) == 3
+    assert unknown_reason(derived) == (
+        "only digest-derived tags (signatures, referrers indexes) were resolved"
+    )
 
 
 def test_a_scan_sorts_errors_and_counts_what_matched() -> None:
