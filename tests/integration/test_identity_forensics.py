@@ -263,5 +263,5 @@ def test_pins_report_each_pins_revision_beside_its_git_sha(world: World) -> None
     assert token not in json.dumps(doc)
     # the table notes the row whose git_sha is not the commit the image records
     notes = [n.text for n in pins_screen(audit).notes]
-    assert f"git_sha {OTHER}, but the image records {COMMIT}" in notes
+    assert f"template old in global: git_sha {OTHER}, but the image records {COMMIT}" in notes
     assert not any(f"git_sha {COMMIT}," in n for n in notes)

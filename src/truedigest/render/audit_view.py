@@ -286,7 +286,11 @@ def pins_screen(audit: PinAudit) -> Screen:
     )
     notes = [Note(p.source, _pin_note(p), _pin_tone(p)) for p in audit.pins if _has_note(p)]
     notes += [
-        Note(p.source, f"git_sha {p.git_sha}, but the image records {p.revision}", Tone.UNCHECKED)
+        Note(
+            p.source,
+            f"{_which_row(p)}git_sha {p.git_sha}, but the image records {p.revision}",
+            Tone.UNCHECKED,
+        )
         for p in audit.pins
         if _other_commit(p)
     ]
@@ -335,6 +339,11 @@ def _short(digest: str | None) -> str:
     if hex_part and len(hex_part) >= 12:
         return f"{algorithm}:{hex_part[:12]}"
     return digest[:19]
+
+
+def _which_row(p: PinEntry) -> str:
+    """`template T in R: `, so a note names its row (a CP has many)."""
+    return f"template {p.template_name} in {p.region}: " if p.template_name else ""
 
 
 def _other_commit(p: PinEntry) -> bool:
