@@ -51,14 +51,14 @@ def resolve(
 
     The text output is the digest alone, so `$(truedigest resolve REF)` works.
     """
-    from truedigest.render import verify_report as out
-
     with session(client_options, [ref]) as client:
         resolved = client.resolve(ref, head=head, platform=platform)
     if talk.quiet():
         return
     match output:
         case OutputFormat.JSON:
+            from truedigest.render import verify_report as out  # JSON only: start-up
+
             out.print_json(out.resolve_document(resolved))
         case OutputFormat.TEXT:
             click.echo(str(resolved.digest))
