@@ -12,6 +12,7 @@ review the diff. Every digest is sha256 of fixed bytes, computed here.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import sys
@@ -265,6 +266,28 @@ def test_the_agree_report_is_short_and_green() -> None:
     assert " ".join(lines[6:]) == verify_report.verdict_line(report)
     assert "\x1b[31m" not in text
     assert "32m" in text.splitlines()[-1]
+
+
+def test_an_attestation_row_names_the_tag_as_its_registry_row_does() -> None:
+    """The attestation rows sit on the report's image: their WHERE is `:tag`, like the
+    registry row's, not the whole reference again."""
+    attestation = Observation(
+        "attestation:provenance",
+        SourceKind.ATTESTATION,
+        REF,
+        d("provenance manifest"),
+        Status.OK,
+        Relation.IDENTICAL,
+        detail="provenance is attached to each of its 2 platform children",
+    )
+    agreed = agree_report()  # attestation rows join after the digests are judged
+    report = dataclasses.replace(agreed, sources=(*agreed.sources, attestation))
+
+    for width in WIDTHS:
+        (row,) = [ln for ln in visible(draw_verify(report, width)) if ln.startswith("attest")]
+        assert row.split()[-1] == ":sha-1a2b3c4", (width, row)
+    wide = [ln for ln in visible(draw_verify(report, 100)) if ln.startswith("attest")]
+    assert wide[0].split()[0] == "attestation:provenance"
 
 
 def test_verify_piped_lines_split_into_the_documented_fields() -> None:

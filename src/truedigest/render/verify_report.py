@@ -180,11 +180,13 @@ def _where(obs: Observation) -> str:
 
 
 def _where_said(obs: Observation, image: object) -> str:
-    """`_where` without what the row already says: a tag of the report's image as
-    `:tag`, a pin file's location as `line N` (the path is in the id)."""
+    """`_where` without what the row already says: a tag of the report's image (its
+    registry row, its attestation rows) as `:tag`, a pin file's location as `line N`
+    (the path is in the id)."""
     where = _where(obs)
     repository = image.rpartition(":")[0] if isinstance(image, str) and "@" not in image else ""
-    if obs.kind is SourceKind.REGISTRY and repository and where.startswith(repository + ":"):
+    by_image = obs.kind in (SourceKind.REGISTRY, SourceKind.ATTESTATION)
+    if by_image and repository and where.startswith(repository + ":"):
         return where.removeprefix(repository)
     path = obs.id.removeprefix("file:")
     if obs.kind is SourceKind.FILE and where.startswith(path + ":"):
