@@ -175,6 +175,9 @@ def test_the_platform_child_of_a_buildx_index_passes(world: World) -> None:
 
     assert run.doc["verdict"] == "agree", run.doc
     assert _row(run, "provenance")["subject"] == arm64.digest
+    # index and child (resolve), then the child's attestation manifest and its layer:
+    # the index the child was picked from is not fetched again
+    assert run.registry_requests == 4
 
 
 def test_a_statement_naming_another_digest_is_a_mismatch(world: World) -> None:

@@ -71,6 +71,8 @@ class _Survey:
         self.manifests: dict[Digest, Manifest] = {}
         if truth.manifest is not None:
             self.manifests[truth.digest] = truth.manifest
+        if truth.index is not None:
+            self.manifests[truth.index.digest] = truth.index
 
     def manifest(self, digest: Digest) -> Manifest:
         if digest not in self.manifests:

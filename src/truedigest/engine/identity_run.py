@@ -40,6 +40,8 @@ class _Reader:
         self._manifests: dict[Digest, Manifest] = {}
         if truth.manifest is not None:
             self._manifests[truth.digest] = truth.manifest
+        if truth.index is not None:
+            self._manifests[truth.index.digest] = truth.index
 
     def manifest(self, digest: Digest) -> Manifest:
         if digest not in self._manifests:

@@ -9,7 +9,7 @@ a claim, not proof. Requests in flight to one host are paced by
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from truedigest.base import jsonutil
 from truedigest.errors import (
@@ -57,6 +57,9 @@ class Resolved:
     manifest: Manifest | None = None
     platform: Platform | None = None
     index_digest: Digest | None = None
+    index: Manifest | None = field(default=None, repr=False, compare=False)
+    """With `platform`: the index the child was picked from, as served (so what follows
+    the child to its index, e.g. its provenance, need not fetch it again)."""
 
     @property
     def is_index(self) -> bool:
@@ -187,6 +190,7 @@ class RegistryClient(RegistrySession):
                 child_manifest,
                 child.platform or platform,
                 manifest.digest,
+                manifest,
             )
         actual = self.config_platform(ref, manifest)
         if actual is None or not actual.matches(platform):
