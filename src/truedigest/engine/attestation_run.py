@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from truedigest.core.attestations import (
     Attached,
@@ -95,8 +96,7 @@ class _Survey:
         statement = load_statement(data)
         if statement is not None and isinstance(statement.get("dsseEnvelope"), dict):
             statement = load_statement(json.dumps(statement["dsseEnvelope"]).encode())
-        subjects = statement_subjects(statement) if statement is not None else ()
-        return on.digest if on.digest in subjects else (subjects[0] if subjects else None)
+        return _subject(statement, on) if statement is not None else None
 
     def from_index(
         self,
@@ -146,9 +146,7 @@ class _Survey:
             kind = kind_of_predicate(str(statement.get("predicateType", "")))
             if kind is None or kind not in kinds:
                 continue
-            subjects = statement_subjects(statement)
-            subject = target.digest if target.digest in subjects else next(iter(subjects), None)
-            self.found.append(Attached(kind, att.digest, target, subject))
+            self.found.append(Attached(kind, att.digest, target, _subject(statement, target)))
 
     def cosign_signature(self, target: Target) -> None:
         sig = self.tagged(f"{target.digest.encoded_tag}.sig")
@@ -254,6 +252,12 @@ def kinds_missing(
             continue
         out.add(kind)
     return frozenset(out)
+
+
+def _subject(statement: Mapping[str, Any], on: Target) -> Digest | None:
+    """The subject the statement names: `on`'s digest when among them, else the first."""
+    subjects = statement_subjects(statement)
+    return on.digest if on.digest in subjects else next(iter(subjects), None)
 
 
 def _digest(text: str) -> Digest | None:
