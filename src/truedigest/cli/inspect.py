@@ -38,8 +38,9 @@ def inspect(
 
     For incidents: each child's platform, digest, size and attestation flag; each
     image's config digest, layer count and size, created/revision/source (from
-    annotations and config labels); referrers (OCI 1.1 API, else the sha256-<hex>
-    tag). Exit 3 when a part could not be read (the rest is still printed).
+    annotations, config labels or the buildx provenance); referrers (OCI 1.1 API,
+    else the sha256-<hex> tag) and cosign's sha256-<hex>.sig/.att tags. Exit 3 when a
+    part could not be read (the rest is still printed).
     """
     from truedigest.engine import inspect_run
     from truedigest.render import forensics_view as fout
