@@ -33,6 +33,8 @@ LAYERS: dict[str, int] = {
     "truedigest.oci.wire": 4,
     "truedigest.oci.httpconfig": 4,
     "truedigest.oci.netguard": 5,
+    "truedigest.oci.leanwire": 6,
+    "truedigest.oci.lean": 6,
     "truedigest.oci.httpclient": 6,
     "truedigest.oci.transport": 7,
     "truedigest.oci.credentials": 8,
@@ -74,6 +76,7 @@ ALLOWED_THIRD_PARTY = {
         "truedigest.oci.transport",
         "truedigest.oci.httpclient",
         "truedigest.oci.netguard",
+        "truedigest.oci.lean",
     ),
     "httpcore": ("truedigest.oci.netguard", "truedigest.oci.httpclient"),
 }

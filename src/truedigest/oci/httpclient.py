@@ -5,11 +5,12 @@ deadlines installed under httpx); `read_body` streams a body, decoding its
 Content-Encoding itself and counting decoded bytes against the caller's limit.
 `transport.Transport` is the only caller.
 
-`HttpClient` hands each request straight to httpx's transport (connection pool,
-HTTP/1.1, TLS, timeouts, httpx's exceptions). The `httpx.Client` layer above it did
-nothing truedigest uses (the transport follows redirects and answers auth itself)
-and cost about a third of a request's CPU on the bulk path: cookie-jar bookkeeping on
-every response, header, cookie and URL merging on every request. Cookies are not
+`HttpClient` hands each request straight to the transport under httpx
+(`lean.LeanTransport`: connection pool, HTTP/1.1, TLS, timeouts, httpx's
+exceptions). The `httpx.Client` layer above it did nothing truedigest uses (the
+transport follows redirects and answers auth itself) and cost about a third of a
+request's CPU on the bulk path: cookie-jar bookkeeping on every response, header,
+cookie and URL merging on every request. Cookies are not
 kept, as docker, containerd and crane keep none: a registry's Set-Cookie is ignored.
 """
 
@@ -22,8 +23,8 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from truedigest.oci import netguard
 from truedigest.oci.httpconfig import ClientOptions, Limit
+from truedigest.oci.lean import LeanTransport
 from truedigest.oci.wire import BodyDecoder
 from truedigest.version import __version__
 
@@ -42,7 +43,7 @@ DEFAULT_HEADERS = (
 
 class HttpClient:
     """The run's transports (`http` and every other scheme) and what each request
-    carries: default headers and the timeouts. Thread-safe (httpx's pools are)."""
+    carries: default headers and the timeouts. Thread-safe (the transports are)."""
 
     def __init__(
         self,
@@ -90,61 +91,20 @@ def build_client(
 ) -> HttpClient:
     """The one client of a run; `transport` (a test's) takes every request.
 
-    TLS trusts the system store (plus `--ca-file`). Each scheme's transport is built
-    on its first request: the https one builds its TLS context then (loading the CA
-    store), and the http one (to which httpx also gives an unverifying SSL context,
-    never used on plain HTTP) likewise, so a plain-HTTP run creates no SSL context
-    and an https run does not build the http pool.
+    TLS trusts the system store (plus `--ca-file`). The https transport is built on
+    its first request, loading the CA store then, so a plain-HTTP run creates no SSL
+    context. Both are `lean.LeanTransport` (HTTP/1.1, at most `max_connections`
+    sockets each).
     """
     timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0))
     if transport is not None:
         return HttpClient(transport, timeout=timeout)
     verify = _tls_verify(options)  # usage errors (a bad --ca-file) before any request
     return HttpClient(
-        _LazyTransport(lambda: _shards(verify(), max_connections)),
-        http=_LazyTransport(lambda: _shards(False, max_connections)),
+        _LazyTransport(lambda: LeanTransport(verify(), max_connections=max_connections)),
+        http=LeanTransport(False, max_connections=max_connections),
         timeout=timeout,
     )
-
-
-POOL_SHARDS = 4
-"""httpcore's pool scans every connection under one lock on each request and each
-response close: at 64 connections and ~1000 requests/s that lock, not the network,
-sets the pace (3000 tags: 12-14 s of CPU in one pool, 3.5-4 s in four of 16)."""
-
-
-def _shards(verify: ssl.SSLContext | bool, max_connections: int) -> httpx.BaseTransport:
-    per = max(1, max_connections // POOL_SHARDS)
-    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
-    return _Sharded(
-        [
-            netguard.bound(httpx.HTTPTransport(verify=verify, limits=limits))
-            for _ in range(POOL_SHARDS)
-        ]
-    )
-
-
-class _Sharded(httpx.BaseTransport):
-    """Several pools; each thread keeps to one (its connections stay warm)."""
-
-    def __init__(self, pools: list[httpx.BaseTransport]) -> None:
-        self._pools = pools
-        self._local = threading.local()
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        pool: httpx.BaseTransport | None = getattr(self._local, "pool", None)
-        if pool is None:
-            with self._lock:
-                pool = self._pools[self._next % len(self._pools)]
-                self._next += 1
-            self._local.pool = pool
-        return pool.handle_request(request)
-
-    def close(self) -> None:
-        for pool in self._pools:
-            pool.close()
 
 
 def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:

@@ -1,0 +1,228 @@
+"""The default transport under httpx: HTTP/1.1 on `socket` (+ `ssl`), lean and bounded.
+
+httpx stays the HTTP library (requests, responses, URLs, exceptions); this replaces
+only what sits under it, httpcore + h11, which took about 70 % of the client's CPU
+per request on the bulk path (`tags` over many tags). It speaks just what a
+registry, a token server and a CP need:
+
+- a keep-alive pool per (scheme, host, port), at most `max_connections` sockets
+  open and in use; a connection is reused only after its response was read to the
+  end, and only if the server has not closed it meanwhile (nor sent anything);
+  a GET or HEAD that fails on a reused connection before any answer byte is sent
+  once more on a fresh one (the server closed it idle: it never saw the request);
+- every connect, TLS handshake, send and receive gets only what is left of the
+  thread's response deadline (`netguard.response_deadline`), capped by the
+  request's httpx timeouts;
+- responses parsed with hard bounds (`leanwire.py`): head size and field count,
+  one Content-Length, chunked framing, trailers; the body is yielded as RAW bytes
+  (`httpclient.read_body` decodes, with caps).
+
+Failures are httpx's exceptions, as httpcore raised them: ConnectError /
+ConnectTimeout (TLS failures included, with the ssl message), ReadTimeout,
+WriteTimeout, PoolTimeout, ReadError, WriteError, RemoteProtocolError.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from truedigest.oci.leanwire import (
+    Body,
+    Conn,
+    Stale,
+    encode_request,
+    read_head,
+)
+from truedigest.oci.netguard import deadline_left
+
+IDLE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's keepalive_expiry)
+RETRY_ON_FRESH = frozenset({"GET", "HEAD"})
+_PORTS = {"http": 80, "https": 443}
+
+Key = tuple[str, str, int]
+
+
+class LeanTransport(httpx.BaseTransport):
+    """HTTP/1.1 with a bounded keep-alive pool. Thread-safe.
+
+    `verify`: the SSLContext for https (SNI and hostname checked as it says), True
+    for the system's default context, False for no verification (`--insecure`);
+    a bool's context is built on the first https connection.
+    """
+
+    def __init__(self, verify: ssl.SSLContext | bool = True, *, max_connections: int = 64) -> None:
+        self._verify = verify
+        self._context: ssl.SSLContext | None = (
+            verify if isinstance(verify, ssl.SSLContext) else None
+        )
+        self._max = max(1, max_connections)
+        self._slots = threading.BoundedSemaphore(self._max)
+        self._lock = threading.Lock()
+        self._idle: dict[Key, list[Conn]] = {}
+        self._open = 0  # sockets open: in use + idle (+ being connected)
+        self._closed = False
+
+    # --- one request ------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme not in _PORTS:
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
+        key = (scheme, url.raw_host.decode("ascii"), url.port or _PORTS[scheme])
+        timeouts: Mapping[str, Any] = request.extensions.get("timeout") or {}
+        data = encode_request(request)
+        wait = deadline_left(timeouts.get("pool"), httpx.PoolTimeout)
+        if not self._slots.acquire(timeout=-1 if wait is None else wait):
+            raise httpx.PoolTimeout("no connection free in time", request=request)
+        try:
+            return self._exchange(request, key, data, timeouts)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _exchange(
+        self, request: httpx.Request, key: Key, data: bytes, timeouts: Mapping[str, Any]
+    ) -> httpx.Response:
+        conn = self._checkout(key)
+        if conn is not None:
+            try:
+                return self._roundtrip(conn, request, data, timeouts)
+            except Stale as stale:
+                if request.method not in RETRY_ON_FRESH:
+                    raise stale.error from None
+            self._reserve()
+        return self._roundtrip(self._connect(key, timeouts, request), request, data, timeouts)
+
+    def _roundtrip(
+        self, conn: Conn, request: httpx.Request, data: bytes, timeouts: Mapping[str, Any]
+    ) -> httpx.Response:
+        try:
+            conn.send(data, timeouts.get("write"), request)
+            head = read_head(conn, request, timeouts.get("read"))
+        except BaseException:
+            self._discard(conn)
+            raise
+        body = Body(conn, head, timeouts.get("read"), request, self._release)
+        return httpx.Response(
+            head.status,
+            headers=head.fields,
+            stream=body,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
+        )
+
+    # --- the pool -----------------------------------------------------------------
+
+    def _checkout(self, key: Key) -> Conn | None:
+        """A live idle connection to `key`; else None, with a new socket reserved."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                conn = idle.pop() if idle else None
+                if conn is None:
+                    evicted = self._reserve_locked()
+            if conn is None:
+                if evicted is not None:
+                    evicted.close()
+                return None
+            if time.monotonic() - conn.idle_since < IDLE_EXPIRY and _quiet(conn):
+                conn.reused = True
+                return conn
+            self._discard(conn)
+
+    def _reserve(self) -> None:
+        with self._lock:
+            evicted = self._reserve_locked()
+        if evicted is not None:
+            evicted.close()
+
+    def _reserve_locked(self) -> Conn | None:
+        """Count one more socket; at the limit, give up the oldest idle one."""
+        evicted = None
+        if self._open >= self._max:
+            for idle in self._idle.values():
+                if idle:
+                    evicted = idle.pop(0)
+                    self._open -= 1
+                    break
+        self._open += 1
+        return evicted
+
+    def _discard(self, conn: Conn) -> None:
+        with self._lock:
+            self._open -= 1
+        conn.close()
+
+    def _release(self, conn: Conn, reusable: bool) -> None:
+        """A response is closed: its connection back to the pool (or closed); its slot free."""
+        try:
+            if reusable and not conn.pending():
+                conn.idle_since = time.monotonic()
+                with self._lock:
+                    if not self._closed:
+                        self._idle.setdefault(conn.key, []).append(conn)
+                        return
+            self._discard(conn)
+        finally:
+            self._slots.release()
+
+    def _connect(self, key: Key, timeouts: Mapping[str, Any], request: httpx.Request) -> Conn:
+        scheme, host, port = key
+        limit = timeouts.get("connect")
+        sock: socket.socket | None = None
+        try:
+            try:
+                wait = deadline_left(limit, httpx.ConnectTimeout)
+                sock = socket.create_connection((host, port), timeout=wait)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if scheme == "https":
+                    sock.settimeout(deadline_left(limit, httpx.ConnectTimeout))
+                    sock = self._tls().wrap_socket(sock, server_hostname=host)
+            except TimeoutError:
+                raise httpx.ConnectTimeout("timed out connecting", request=request) from None
+            except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError)
+                raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from None
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            with self._lock:
+                self._open -= 1
+            raise
+        return Conn(sock, key, select.poll())
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._context is None:
+            context = ssl.create_default_context()
+            if self._verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._context = context
+        return self._context
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+            self._open -= len(idle)
+        for conn in idle:
+            conn.close()
+
+
+def _quiet(conn: Conn) -> bool:
+    """True when an idle connection has nothing to read: not closed by the server,
+    nothing unasked for sent."""
+    if conn.pending():
+        return False
+    try:
+        return not conn.poller.poll(0)
+    except OSError:
+        return False

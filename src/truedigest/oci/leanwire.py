@@ -1,0 +1,332 @@
+"""HTTP/1.1 on one socket, for `lean.LeanTransport`: request bytes, response parsing.
+
+Every read is bounded: the response head (status line and fields) by `MAX_HEAD`
+bytes and `MAX_FIELDS` fields, interim (1xx) answers by `MAX_INTERIM`, a chunk-size
+line by `MAX_CHUNK_LINE`, trailers by `MAX_TRAILERS`; each receive by what is left
+of the thread's response deadline. A malformed or over-bound answer is
+httpx.RemoteProtocolError: no obs-fold, no field without a name, at most one
+distinct Content-Length, no Transfer-Encoding but `chunked`. Bodies are RAW bytes
+(no Content-Encoding decoding: `httpclient.read_body` does that, with caps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from truedigest.oci.netguard import deadline_left
+
+MAX_HEAD = 100 * 1024  # what httpcore let h11 buffer for a response head
+MAX_FIELDS = 256
+MAX_INTERIM = 8
+MAX_CHUNK_LINE = 4096  # a chunk-size line, extensions included
+MAX_TRAILERS = 16 * 1024
+RECV = 65536
+
+_BLANK = re.compile(rb"\r?\n\r?\n")
+_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?")
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n]*)\r?")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_INCOMPLETE = "peer closed connection without sending complete message body"
+_NO_ANSWER = "Server disconnected without sending a response."
+
+
+class Stale(Exception):
+    """A reused connection failed before any answer byte: the server had closed it."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Conn:
+    """One socket, its unread bytes, and whether it served a response before."""
+
+    __slots__ = ("buf", "got", "idle_since", "key", "poller", "reused", "sock")
+
+    def __init__(self, sock: socket.socket, key: tuple[str, str, int], poller: select.poll) -> None:
+        self.sock = sock
+        self.key = key
+        self.poller = poller
+        poller.register(sock, select.POLLIN)
+        self.buf = bytearray()
+        self.reused = False
+        self.got = False  # an answer byte arrived for the current request
+        self.idle_since = 0.0
+
+    def pending(self) -> bool:
+        """Bytes read but not asked for (here or in the TLS layer)."""
+        if self.buf:
+            return True
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+
+    def send(self, data: bytes, limit: float | None, request: httpx.Request) -> None:
+        self.got = False
+        try:
+            self.sock.settimeout(deadline_left(limit, httpx.WriteTimeout))
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out sending the request", request=request) from None
+        except OSError as exc:
+            error = httpx.WriteError(str(exc) or type(exc).__name__, request=request)
+            if self.reused:
+                raise Stale(error) from None
+            raise error from None
+
+    def recv(self, size: int, limit: float | None, request: httpx.Request) -> bytes:
+        try:
+            self.sock.settimeout(deadline_left(limit, httpx.ReadTimeout))
+            data = self.sock.recv(size)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out reading the response", request=request) from None
+        except OSError as exc:
+            error = httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+            if self.reused and not self.got:
+                raise Stale(error) from None
+            raise error from None
+        if data:
+            self.got = True
+        return data
+
+    def line(self, most: int, limit: float | None, request: httpx.Request) -> bytes:
+        """The next line (without its CRLF or LF), at most `most` bytes."""
+        buf = self.buf
+        start = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end >= 0:
+                if end > most + 1:
+                    break
+                line = bytes(buf[:end])
+                del buf[: end + 1]
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(buf) > most + 1:
+                break
+            start = len(buf)
+            data = self.recv(RECV, limit, request)
+            if not data:
+                raise httpx.RemoteProtocolError(_INCOMPLETE, request=request)
+            buf += data
+        raise httpx.RemoteProtocolError("a chunked-body line is too long", request=request)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+@dataclass(slots=True)
+class Head:
+    """A final response's status line and fields, and how its body is framed."""
+
+    status: int
+    reason: bytes
+    fields: list[tuple[bytes, bytes]]
+    length: int | None  # body bytes; None: chunked or until the server closes
+    chunked: bool
+    keep: bool  # the connection may serve another request after this body
+
+
+def read_head(conn: Conn, request: httpx.Request, limit: float | None) -> Head:
+    """Read the final response head (interim 1xx answers skipped)."""
+    for _ in range(MAX_INTERIM + 1):
+        block = _read_block(conn, request, limit)
+        lines = block.split(b"\n")
+        status_line = _STATUS.fullmatch(lines[0])
+        if status_line is None:
+            raise httpx.RemoteProtocolError("malformed HTTP status line", request=request)
+        if len(lines) > MAX_FIELDS + 1:
+            raise httpx.RemoteProtocolError(
+                f"more than {MAX_FIELDS} header fields", request=request
+            )
+        fields = []
+        for line in lines[1:]:
+            field = _FIELD.fullmatch(line)
+            value = b"" if field is None else field[2].strip(b" \t")
+            if field is None or _BAD_VALUE.search(value):  # obs-fold, no name, control bytes
+                raise httpx.RemoteProtocolError("malformed header field line", request=request)
+            fields.append((field[1], value))
+        status = int(status_line[2])
+        if status >= 200:
+            return _frame(status, status_line, fields, request)
+        if status == 101:
+            raise httpx.RemoteProtocolError(
+                "switching protocols was not asked for", request=request
+            )
+    raise httpx.RemoteProtocolError("too many interim (1xx) responses", request=request)
+
+
+def _read_block(conn: Conn, request: httpx.Request, limit: float | None) -> bytes:
+    buf = conn.buf
+    start = 0
+    while True:
+        if buf[:5] != b"HTTP/"[: len(buf)]:
+            raise httpx.RemoteProtocolError("the answer is not HTTP/1.x", request=request)
+        blank = _BLANK.search(buf, start)
+        if blank is not None:
+            if blank.end() > MAX_HEAD:
+                break
+            block = bytes(buf[: blank.start()])
+            del buf[: blank.end()]
+            return block
+        if len(buf) > MAX_HEAD:
+            break
+        start = max(0, len(buf) - 3)
+        data = conn.recv(RECV, limit, request)
+        if not data:
+            error = httpx.RemoteProtocolError(
+                _NO_ANSWER if not buf else "incomplete response head", request=request
+            )
+            if conn.reused and not conn.got:
+                raise Stale(error)
+            raise error
+        buf += data
+    raise httpx.RemoteProtocolError(f"response head over {MAX_HEAD} bytes", request=request)
+
+
+def _frame(
+    status: int,
+    status_line: re.Match[bytes],
+    fields: list[tuple[bytes, bytes]],
+    request: httpx.Request,
+) -> Head:
+    reason = status_line[3] or b""
+    keep = status_line[1] == b"1"
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
+    for name, value in fields:
+        lower = name.lower()
+        if lower == b"content-length":
+            lengths.extend(v.strip(b" \t") for v in value.split(b","))
+        elif lower == b"transfer-encoding":
+            codings.extend(v.strip(b" \t").lower() for v in value.split(b","))
+        elif lower == b"connection":
+            keep = keep and b"close" not in {v.strip(b" \t") for v in value.lower().split(b",")}
+    if request.method == "HEAD" or status in (204, 304):
+        return Head(status, reason, fields, 0, False, keep)
+    if codings:
+        if codings != [b"chunked"]:
+            raise httpx.RemoteProtocolError("unsupported Transfer-Encoding", request=request)
+        return Head(status, reason, fields, None, True, keep and not lengths)
+    if lengths:
+        if len(set(lengths)) != 1:
+            raise httpx.RemoteProtocolError("conflicting Content-Length values", request=request)
+        value = lengths[0]
+        if not (value.isdigit() and len(value) <= 18):
+            raise httpx.RemoteProtocolError("malformed Content-Length", request=request)
+        return Head(status, reason, fields, int(value), False, keep)
+    return Head(status, reason, fields, None, False, False)
+
+
+class Body(httpx.SyncByteStream):
+    """A response body as raw bytes; closing it hands the connection back (reusable
+    only when the body was read to its end and the server allows it)."""
+
+    def __init__(
+        self,
+        conn: Conn,
+        head: Head,
+        limit: float | None,
+        request: httpx.Request,
+        release: Callable[[Conn, bool], None],
+    ) -> None:
+        self._conn = conn
+        self._head = head
+        self._limit = limit
+        self._request = request
+        self._release: Callable[[Conn, bool], None] | None = release
+        self._done = head.length == 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._done:
+            return
+        head = self._head
+        if head.chunked:
+            yield from self._chunks()
+        elif head.length is not None:
+            yield from self._fixed(head.length)
+        else:
+            yield from self._until_close()
+        self._done = True
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._conn, self._done and self._head.keep)
+
+    def _fixed(self, left: int) -> Iterator[bytes]:
+        conn = self._conn
+        buf = conn.buf
+        if buf:
+            take = bytes(buf[:left])
+            del buf[: len(take)]
+            left -= len(take)
+            yield take
+        while left > 0:
+            data = conn.recv(min(left, RECV), self._limit, self._request)
+            if not data:
+                raise httpx.RemoteProtocolError(_INCOMPLETE, request=self._request)
+            left -= len(data)
+            yield data
+
+    def _chunks(self) -> Iterator[bytes]:
+        conn, limit, request = self._conn, self._limit, self._request
+        while True:
+            size = conn.line(MAX_CHUNK_LINE, limit, request).split(b";", 1)[0].strip(b" \t")
+            if not _HEX.fullmatch(size):
+                raise httpx.RemoteProtocolError("malformed chunk size", request=request)
+            count = int(size, 16)
+            if count == 0:
+                break
+            yield from self._fixed(count)
+            if conn.line(0, limit, request):
+                raise httpx.RemoteProtocolError(
+                    "a chunk does not end where its size says", request=request
+                )
+        room = MAX_TRAILERS
+        while line := conn.line(room, limit, request):  # trailer fields: skipped
+            room -= len(line) + 2
+            if room < 0:
+                raise httpx.RemoteProtocolError("trailers too large", request=request)
+
+    def _until_close(self) -> Iterator[bytes]:
+        conn = self._conn
+        if conn.buf:
+            data = bytes(conn.buf)
+            conn.buf.clear()
+            yield data
+        while data := conn.recv(RECV, self._limit, self._request):
+            yield data
+
+
+def encode_request(request: httpx.Request) -> bytes:
+    """The request line, fields and body; httpx.LocalProtocolError if HTTP cannot carry it."""
+    method = request.method.encode("ascii", "replace")
+    target = request.url.raw_path
+    if not _TOKEN.fullmatch(method) or not target or _BAD_TARGET.search(target):
+        raise httpx.LocalProtocolError("illegal request line", request=request)
+    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+    names = set()
+    for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+            raise httpx.LocalProtocolError("illegal header name or value", request=request)
+        names.add(name.lower())
+        parts += (name, b": ", value, b"\r\n")
+    if b"host" not in names:
+        parts[4:4] = [b"Host: ", request.url.netloc, b"\r\n"]
+    body = request.read()
+    if b"transfer-encoding" in names:
+        body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+    elif body and b"content-length" not in names:
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+    parts += (b"\r\n", body)
+    return b"".join(parts)
