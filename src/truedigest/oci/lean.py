@@ -64,8 +64,10 @@ class LeanTransport(httpx.BaseTransport):
             verify if isinstance(verify, ssl.SSLContext) else None
         )
         self._max = max(1, max_connections)
-        self._slots = threading.BoundedSemaphore(self._max)
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # a slot was freed
+        self._busy = 0  # requests holding a slot (a connection) until their body closes
+        self._waiting = 0
         self._idle: dict[Key, list[Conn]] = {}
         self._open = 0  # sockets open: in use + idle (+ being connected)
         self._closed = False
@@ -80,19 +82,21 @@ class LeanTransport(httpx.BaseTransport):
         key = (scheme, url.raw_host.decode("ascii"), url.port or _PORTS[scheme])
         timeouts: Mapping[str, Any] = request.extensions.get("timeout") or {}
         data = encode_request(request)
-        wait = deadline_left(timeouts.get("pool"), httpx.PoolTimeout)
-        if not self._slots.acquire(timeout=-1 if wait is None else wait):
-            raise httpx.PoolTimeout("no connection free in time", request=request)
+        conn = self._checkout(key, deadline_left(timeouts.get("pool"), httpx.PoolTimeout))
         try:
-            return self._exchange(request, key, data, timeouts)
+            return self._exchange(request, key, conn, data, timeouts)
         except BaseException:
-            self._slots.release()
+            self._free_slot()
             raise
 
     def _exchange(
-        self, request: httpx.Request, key: Key, data: bytes, timeouts: Mapping[str, Any]
+        self,
+        request: httpx.Request,
+        key: Key,
+        conn: Conn | None,
+        data: bytes,
+        timeouts: Mapping[str, Any],
     ) -> httpx.Response:
-        conn = self._checkout(key)
         if conn is not None:
             try:
                 return self._roundtrip(conn, request, data, timeouts)
@@ -121,22 +125,50 @@ class LeanTransport(httpx.BaseTransport):
 
     # --- the pool -----------------------------------------------------------------
 
-    def _checkout(self, key: Key) -> Conn | None:
-        """A live idle connection to `key`; else None, with a new socket reserved."""
-        while True:
-            with self._lock:
-                idle = self._idle.get(key)
-                conn = idle.pop() if idle else None
-                if conn is None:
-                    evicted = self._reserve_locked()
-            if conn is None:
+    def _checkout(self, key: Key, wait: float | None) -> Conn | None:
+        """Take a slot (waiting at most `wait` seconds), then a live idle connection to
+        `key`; without one, None, and a new socket is counted (reserved)."""
+        dead: list[Conn] = []
+        with self._lock:
+            if self._busy >= self._max:
+                self._wait_for_slot(wait)
+            self._busy += 1
+            idle = self._idle.get(key)
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if now - conn.idle_since < IDLE_EXPIRY and _quiet(conn):
+                    conn.reused = True
+                    break
+                self._open -= 1
+                dead.append(conn)
+            else:
+                conn = None
+                evicted = self._reserve_locked()
                 if evicted is not None:
-                    evicted.close()
-                return None
-            if time.monotonic() - conn.idle_since < IDLE_EXPIRY and _quiet(conn):
-                conn.reused = True
-                return conn
-            self._discard(conn)
+                    dead.append(evicted)
+        for stale in dead:
+            stale.close()
+        return conn
+
+    def _wait_for_slot(self, wait: float | None) -> None:
+        """With the lock held: until a slot is free, or raise httpx.PoolTimeout."""
+        ends = None if wait is None else time.monotonic() + wait
+        self._waiting += 1
+        try:
+            while self._busy >= self._max:
+                left = None if ends is None else ends - time.monotonic()
+                if left is not None and left <= 0:
+                    raise httpx.PoolTimeout("no connection free in time")
+                self._freed.wait(left)
+        finally:
+            self._waiting -= 1
+
+    def _free_slot(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self._waiting:
+                self._freed.notify()
 
     def _reserve(self) -> None:
         with self._lock:
@@ -163,16 +195,18 @@ class LeanTransport(httpx.BaseTransport):
 
     def _release(self, conn: Conn, reusable: bool) -> None:
         """A response is closed: its connection back to the pool (or closed); its slot free."""
-        try:
-            if reusable and not conn.pending():
-                conn.idle_since = time.monotonic()
-                with self._lock:
-                    if not self._closed:
-                        self._idle.setdefault(conn.key, []).append(conn)
-                        return
-            self._discard(conn)
-        finally:
-            self._slots.release()
+        keep = reusable and not conn.pending()
+        if keep:
+            conn.idle_since = time.monotonic()
+        with self._lock:
+            self._busy -= 1
+            if self._waiting:
+                self._freed.notify()
+            if keep and not self._closed:
+                self._idle.setdefault(conn.key, []).append(conn)
+                return
+            self._open -= 1
+        conn.close()
 
     def _connect(self, key: Key, timeouts: Mapping[str, Any], request: httpx.Request) -> Conn:
         scheme, host, port = key

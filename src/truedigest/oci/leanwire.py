@@ -32,7 +32,16 @@ RECV = 65536
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?")
-_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\n]*)\r?")
+# One field a line: a token name, a colon, the value without surrounding blanks.
+# A line that does not match (obs-fold, no name, blank before the colon) is not found,
+# so fewer fields than lines means a malformed head.
+_FIELDS = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
+_FRAMING = re.compile(
+    rb"^(content-length|transfer-encoding|connection):[ \t]*(.*?)[ \t]*\r?$",
+    re.MULTILINE | re.IGNORECASE,
+)
+_BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+_TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: [!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
@@ -140,24 +149,23 @@ def read_head(conn: Conn, request: httpx.Request, limit: float | None) -> Head:
     """Read the final response head (interim 1xx answers skipped)."""
     for _ in range(MAX_INTERIM + 1):
         block = _read_block(conn, request, limit)
-        lines = block.split(b"\n")
-        status_line = _STATUS.fullmatch(lines[0])
+        first, _, rest = block.partition(b"\n")
+        status_line = _STATUS.fullmatch(first)
         if status_line is None:
             raise httpx.RemoteProtocolError("malformed HTTP status line", request=request)
-        if len(lines) > MAX_FIELDS + 1:
-            raise httpx.RemoteProtocolError(
-                f"more than {MAX_FIELDS} header fields", request=request
-            )
-        fields = []
-        for line in lines[1:]:
-            field = _FIELD.fullmatch(line)
-            value = b"" if field is None else field[2].strip(b" \t")
-            if field is None or _BAD_VALUE.search(value):  # obs-fold, no name, control bytes
+        fields: list[tuple[bytes, bytes]] = []
+        if rest:
+            lines = rest.count(b"\n") + 1
+            if lines > MAX_FIELDS:
+                raise httpx.RemoteProtocolError(
+                    f"more than {MAX_FIELDS} header fields", request=request
+                )
+            fields = _FIELDS.findall(rest)
+            if len(fields) != lines or _BAD_HEAD.search(rest):
                 raise httpx.RemoteProtocolError("malformed header field line", request=request)
-            fields.append((field[1], value))
         status = int(status_line[2])
         if status >= 200:
-            return _frame(status, status_line, fields, request)
+            return _frame(status, status_line, fields, _FRAMING.findall(rest), request)
         if status == 101:
             raise httpx.RemoteProtocolError(
                 "switching protocols was not asked for", request=request
@@ -197,13 +205,14 @@ def _frame(
     status: int,
     status_line: re.Match[bytes],
     fields: list[tuple[bytes, bytes]],
+    framing: list[tuple[bytes, bytes]],
     request: httpx.Request,
 ) -> Head:
     reason = status_line[3] or b""
     keep = status_line[1] == b"1"
     lengths: list[bytes] = []
     codings: list[bytes] = []
-    for name, value in fields:
+    for name, value in framing:  # the fields that frame the body, found by one search
         lower = name.lower()
         if lower == b"content-length":
             lengths.extend(v.strip(b" \t") for v in value.split(b","))
@@ -315,18 +324,19 @@ def encode_request(request: httpx.Request) -> bytes:
     if not _TOKEN.fullmatch(method) or not target or _BAD_TARGET.search(target):
         raise httpx.LocalProtocolError("illegal request line", request=request)
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    names = set()
-    for name, value in request.headers.raw:
-        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
-            raise httpx.LocalProtocolError("illegal header name or value", request=request)
-        names.add(name.lower())
+    raw = request.headers.raw
+    names = b" ".join([name for name, _ in raw])
+    if raw and (not _TOKENS.fullmatch(names) or _BAD_VALUE.search(b"".join([v for _, v in raw]))):
+        raise httpx.LocalProtocolError("illegal header name or value", request=request)
+    for name, value in raw:
         parts += (name, b": ", value, b"\r\n")
-    if b"host" not in names:
+    lowered = names.lower().split()
+    if b"host" not in lowered:
         parts[4:4] = [b"Host: ", request.url.netloc, b"\r\n"]
     body = request.read()
-    if b"transfer-encoding" in names:
+    if b"transfer-encoding" in lowered:
         body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
-    elif body and b"content-length" not in names:
+    elif body and b"content-length" not in lowered:
         parts.append(b"Content-Length: %d\r\n" % len(body))
     parts += (b"\r\n", body)
     return b"".join(parts)

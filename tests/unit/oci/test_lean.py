@@ -21,7 +21,7 @@ import pytest
 from tests.support.hostile import Hang, HostileServer, Request, closed_port
 from truedigest.oci import netguard
 from truedigest.oci.lean import LeanTransport
-from truedigest.oci.leanwire import MAX_FIELDS, MAX_HEAD
+from truedigest.oci.leanwire import MAX_FIELDS, MAX_HEAD, MAX_INTERIM
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,20 @@ def test_duplicate_content_lengths_must_agree(serve: Serve) -> None:
 )
 def test_a_malformed_or_oversized_head_is_a_protocol_error(serve: Serve, head: bytes) -> None:
     server = serve(_always(head + b"Content-Length: 0\r\n\r\n"))
+    with LeanTransport(False) as transport:
+        _fails(transport, server.url(), httpx.RemoteProtocolError)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * (MAX_INTERIM + 1) + b"HTTP/1.1 200 OK\r\n\r\n",
+    ],
+    ids=["101", "1xx-flood"],
+)
+def test_an_upgrade_or_endless_interim_answers_are_refused(serve: Serve, answer: bytes) -> None:
+    server = serve(_always(answer))
     with LeanTransport(False) as transport:
         _fails(transport, server.url(), httpx.RemoteProtocolError)
 
