@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.hostile import Hang, HostileServer, Request, closed_port
+from tests.support.hostile import Answer, Hang, HostileServer, Request, closed_port
+from tests.support.registry import make_test_certificates
 from truedigest.oci import netguard
 from truedigest.oci.lean import LeanTransport
 from truedigest.oci.leanwire import MAX_FIELDS, MAX_HEAD, MAX_INTERIM
@@ -41,19 +44,25 @@ class RawServer:
     `Last` closes the connection after its bytes, None closes it unanswered.
     Counts connections, requests, and connections the client closed."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(
+        self, script: Script, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.script = script
+        self.tls = tls
+        self.host = host
+        self.server_names: list[str | None] = []  # SNI of each TLS handshake
         self.requests: list[bytes] = []
         self.connections = 0
         self.closed_by_client = 0
         self.ended = 0  # connections the server closed after a `Last`
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def url(self, path: str = "/v2/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/v2/", host: str | None = None) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     def _accept(self) -> None:
         while True:
@@ -68,6 +77,8 @@ class RawServer:
 
     def _serve(self, sock: socket.socket, number: int) -> None:
         try:
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_side=True)
             self._converse(sock, number)
         except OSError:  # the client reset the connection (it closed one unread)
             with self._lock:
@@ -112,15 +123,15 @@ class RawServer:
         self._listener.close()
 
 
-Serve = Callable[[Script], RawServer]
+Serve = Callable[..., RawServer]
 
 
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     servers: list[RawServer] = []
 
-    def start(script: Script) -> RawServer:
-        servers.append(RawServer(script))
+    def start(script: Script, **kwargs: object) -> RawServer:
+        servers.append(RawServer(script, **kwargs))  # type: ignore[arg-type]
         return servers[-1]
 
     yield start
@@ -418,3 +429,50 @@ def _hang(_r: Request) -> Hang:
 def test_a_refused_connection_is_a_connect_error() -> None:
     with LeanTransport(False) as transport, pytest.raises(httpx.ConnectError):
         _get(transport, f"http://127.0.0.1:{closed_port()}/v2/")
+
+
+# --- TLS --------------------------------------------------------------------------------
+
+
+def _tls_server(serve: Serve, tmp_path: Path, host: str) -> tuple[RawServer, ssl.SSLContext]:
+    """A TLS server (test CA; certificate for 127.0.0.1 and localhost) noting each
+    handshake's SNI, and a client context trusting the test CA."""
+    certs = make_test_certificates(tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(certs.server_cert, certs.server_key)
+    names: list[str | None] = []
+    server_context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    client_context = ssl.create_default_context()
+    client_context.load_verify_locations(cafile=str(certs.ca_cert))
+    server = serve(_always(_ok()), tls=server_context, host=host)
+    server.server_names = names
+    return server, client_context
+
+
+def test_https_verifies_the_certificate_sends_sni_and_keeps_alive(
+    serve: Serve, tmp_path: Path
+) -> None:
+    server, trusting = _tls_server(serve, tmp_path, "127.0.0.1")
+    with LeanTransport(trusting) as transport:
+        assert _get(transport, server.url(host="localhost")) == (200, b"hello")
+        assert _get(transport, server.url(host="localhost")) == (200, b"hello")
+    assert (server.connections, server.server_names) == (1, ["localhost"])
+    with LeanTransport(ssl.create_default_context()) as transport:  # the test CA not trusted
+        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), httpx.ConnectError)
+    with LeanTransport(False) as transport:  # --insecure
+        assert _get(transport, server.url()) == (200, b"hello")
+
+
+def test_https_refuses_a_certificate_for_another_host(serve: Serve, tmp_path: Path) -> None:
+    server, trusting = _tls_server(serve, tmp_path, "127.0.0.2")  # the cert names 127.0.0.1
+    with LeanTransport(trusting) as transport:
+        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), httpx.ConnectError)
+    assert len(server.requests) == 0
+
+
+def test_a_plain_http_server_is_not_tls() -> None:
+    # It answers the TLS hello with an HTTP 400: the message transport.py maps to
+    # "does not speak TLS" (--plain-http) must come through.
+    with HostileServer(lambda _r: Answer(200)) as server, LeanTransport(False) as transport:
+        message = _fails(transport, f"https://{server.host}/v2/", httpx.ConnectError)
+    assert "WRONG_VERSION_NUMBER" in message or "record layer failure" in message
