@@ -9,13 +9,13 @@ digest (directly or through an index) and the sentence that explains it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from truedigest.core.facts import IMAGE_CONFIG_TYPES, looks_like_attestation, manifest_facts
 from truedigest.core.taggraph import BlobUse, TagGraph, WalkError, single_platform
+from truedigest.core.taggroups import derived_from
 from truedigest.errors import ExitCode, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
@@ -171,21 +171,16 @@ def classify_manifest(
     return replace(result, detail=what + where, platform=platform)
 
 
-_COSIGN_TAG = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(sig|att)\Z")
+_COSIGN_KINDS = {"sig": "signature", "att": "attestation"}
 
 
 def _cosign_target(tags: Sequence[str]) -> tuple[str, Digest] | None:
     """("signature" | "attestation", the digest) when a tag is cosign's
     `<alg>-<hex>.sig` / `.att` for a digest."""
     for tag in tags:
-        m = _COSIGN_TAG.match(tag)
-        if m is None:
-            continue
-        try:
-            on = Digest.parse(f"{m.group(1)}:{m.group(2)}")
-        except TruedigestError:
-            continue
-        return ("signature" if m.group(3) == "sig" else "attestation"), on
+        derived = derived_from(tag)
+        if derived is not None and derived[1] in _COSIGN_KINDS:
+            return _COSIGN_KINDS[derived[1]], derived[0]
     return None
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from truedigest.errors import ExitCode, RegistryError
+from truedigest.errors import ExitCode, RegistryError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import CREATED, Manifest
 from truedigest.oci.reference import ImageRef
@@ -27,12 +27,24 @@ from truedigest.oci.reference import ImageRef
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 # Tags other tools derive from a digest: the OCI referrers tag schema (`sha256-<hex>`)
 # and cosign's `.sig`/`.att`/`.sbom`. They name artifacts about an image, not builds.
-_DERIVED = re.compile(r"(sha256|sha384|sha512)-[0-9a-f]{64,128}(\.(sig|att|sbom))?", re.ASCII)
+_DERIVED = re.compile(r"(sha256|sha384|sha512)-([0-9a-f]{64,128})(?:\.(sig|att|sbom))?", re.ASCII)
+
+
+def derived_from(tag: str) -> tuple[Digest, str] | None:
+    """The digest a tag was derived from, and its suffix (`""` for a referrers index,
+    else `sig`, `att` or `sbom`); None for any other tag."""
+    m = _DERIVED.fullmatch(tag)
+    if m is None:
+        return None
+    try:
+        return Digest.parse(f"{m[1]}:{m[2]}"), m[3] or ""
+    except TruedigestError:
+        return None
 
 
 def is_derived_tag(tag: str) -> bool:
     """A tag a signing or referrers tool derived from a digest (not a build's tag)."""
-    return _DERIVED.fullmatch(tag) is not None
+    return derived_from(tag) is not None
 
 
 def is_build(group: TagGroup) -> bool:

@@ -26,7 +26,6 @@ memory.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +40,7 @@ from truedigest.core.attestations import (
     kind_of_predicate,
 )
 from truedigest.core.revision import load_statement, statement_subjects
+from truedigest.core.taggroups import is_derived_tag
 from truedigest.errors import NotFoundError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import ATTESTATION_DIGEST_KEY, Descriptor, Manifest
@@ -58,7 +58,6 @@ _PREDICATE_TYPE_KEY = "in-toto.io/predicate-type"
 _COSIGN_PREDICATE_KEY = "predicateType"
 _COSIGN_SIGNATURE_LAYER = "application/vnd.dev.cosign.simplesigning.v1+json"
 _STATEMENT_KINDS = frozenset({AttestationKind.PROVENANCE, AttestationKind.SBOM})
-_SCHEMA_TAG = re.compile(r"^sha(256|384|512)-[0-9a-f]+")
 
 
 class _Survey:
@@ -194,7 +193,7 @@ class _Survey:
         """Other tags' indexes that attest the truth or its children (bounded scan)."""
         tags = self.client.list_tags(self.resolved.ref, max_tags=SCAN_TAGS * 4, max_pages=1)
         own = self.resolved.ref.tag
-        others = [t for t in tags if t != own and not _SCHEMA_TAG.match(t)]
+        others = [t for t in tags if t != own and not is_derived_tag(t)]
         for tag in others[:SCAN_TAGS]:
             other = self.tagged(tag)
             if other is not None and other.is_index and other.digest not in targets:
