@@ -99,7 +99,9 @@ def _startup(results: Json) -> list[Json]:
             s["verify_cp_requests_per_run"] == 1,
         )
     )
-    profiles = (("--help", s["importtime_help"]), ("--version", s["importtime_version"]))
+    profiles = [("--help", s["importtime_help"]), ("--version", s["importtime_version"])]
+    if "importtime_resolve" in s:  # the request path is standard library only
+        profiles.append(("resolve", s["importtime_resolve"]))
     heavy = [
         f"{flag}: " + (", ".join(p for p in ("httpx", "rich") if prof[f"{p}_imported"]) or "-")
         for flag, prof in profiles
@@ -107,7 +109,7 @@ def _startup(results: Json) -> list[Json]:
     clean = not any(prof[f"{p}_imported"] for _, prof in profiles for p in ("httpx", "rich"))
     out.append(
         _target(
-            "start-up: --help/--version import neither httpx nor rich",
+            "start-up: --help/--version/resolve import neither httpx nor rich",
             "neither",
             "; ".join(heavy),
             clean,

@@ -12,7 +12,7 @@ The public API (these names stay; internal modules may move):
 - `Digest`, `Report`, `Resolved` (types of the values above).
 
 Importing this package is cheap: each name is loaded from its module on first use
-(PEP 562), and httpx on the first `resolve`/`verify`. The command line imports
+(PEP 562), and the request path on the first `resolve`/`verify`. The command line imports
 `truedigest.cli.main`, which runs this file first: nothing here may cost start-up.
 """
 

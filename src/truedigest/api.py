@@ -20,7 +20,7 @@ exception; `TruedigestError` (with `exit_code` and a hint) means the question co
 not be asked: a malformed reference, a registry that could not be read for
 `resolve`, a bad input file. Credentials come from the environment and credential
 stores exactly as for the CLI, and go only to the registries of the references
-given here. Heavy modules (httpx) are imported on the first call, not at import.
+given here. The request path is imported on the first call, not at import.
 """
 
 from __future__ import annotations

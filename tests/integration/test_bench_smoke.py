@@ -102,7 +102,7 @@ def test_startup_rows_are_whole_processes(bench: dict[str, Any]) -> None:
         assert profile["exit_code"] == 0
         assert profile["click_imported"] is True  # the parse worked: click is always there
         assert isinstance(profile["httpx_imported"], bool)
-    assert startup["importtime_resolve"]["httpx_imported"] is True  # resolve needs HTTP
+    assert startup["importtime_resolve"]["httpx_imported"] is False  # stdlib request path
 
 
 def test_resolve_against_peers(bench: dict[str, Any]) -> None:

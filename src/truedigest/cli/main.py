@@ -3,8 +3,9 @@
 Each command lives in its own module (`cli/resolve.py`, `cli/verify.py`, …): it
 parses, builds clients and sources, calls the core, renders and exits. Only `cli`
 imports click. Start-up is paid by every CI job, so a run imports only the module of
-the command it runs (`LazyCommands`), and heavy imports (httpx, rich) happen inside
-the commands: `truedigest --help` and `--version` import neither.
+the command it runs (`LazyCommands`), and heavy imports (rich) happen inside the
+commands; the request path is standard library only (`oci/httpmodel.py`): no command
+imports httpx unless a caller injects an httpx transport.
 """
 
 from __future__ import annotations
@@ -185,19 +186,7 @@ def cli() -> None:
 cli.commands = LazyCommands({name: f"truedigest.cli.{name}" for name in COMMANDS})
 
 
-# httpx._main: httpx's own command line (click, rich, pygments: ~40 ms when installed);
-# anyio, trio: httpcore's async backends (the CLI is synchronous).
-_UNUSED_OPTIONAL_IMPORTS = ("httpx._main", "anyio", "trio")
-
-
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    # Optional imports of the HTTP stack that this process never uses, each inside a
-    # `try: import … except ImportError` of httpx/httpcore: a None entry in sys.modules
-    # makes the import fail at once (documented Python behaviour) and the library takes
-    # its fallback, exactly as when the package is absent. Here before the first
-    # `import httpx`; only the command line does it (an embedding program keeps them).
-    for optional in _UNUSED_OPTIONAL_IMPORTS:
-        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
     cli.main(args=list(argv) if argv is not None else None, prog_name="truedigest")
     raise AssertionError("unreachable")  # pragma: no cover
 

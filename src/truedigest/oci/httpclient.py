@@ -1,32 +1,32 @@
 """The run's one HTTP client, and the one way a response body is read.
 
-`build_client` makes the client (TLS context built lazily, whole-response
-deadlines installed under httpx); `read_body` streams a body, decoding its
-Content-Encoding itself and counting decoded bytes against the caller's limit.
-`transport.Transport` is the only caller.
+`build_client` makes the client (TLS context built lazily); `read_body` streams a
+body, decoding its Content-Encoding itself and counting decoded bytes against the
+caller's limit. `transport.Transport` is the only caller.
 
-`HttpClient` hands each request straight to the transport under httpx
-(`lean.LeanTransport`: connection pool, HTTP/1.1, TLS, timeouts, httpx's
-exceptions). The `httpx.Client` layer above it did nothing truedigest uses (the
-transport follows redirects and answers auth itself) and cost about a third of a
-request's CPU on the bulk path: cookie-jar bookkeeping on every response, header,
-cookie and URL merging on every request. Cookies are not
-kept, as docker, containerd and crane keep none: a registry's Set-Cookie is ignored.
+`HttpClient` builds each request (`httpmodel.Request`: default headers under the
+caller's, a form body, the timeouts) and hands it to the sender for its scheme:
+`lean.LeanTransport` (connection pool, HTTP/1.1, TLS, timeouts), or an httpx
+transport a program or test injected (`httpxbridge`). Nothing on this path imports
+httpx unless one is injected. Cookies are not kept, as docker, containerd and crane
+keep none: a registry's Set-Cookie is ignored.
 """
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from truedigest.oci.httpconfig import ClientOptions, Limit
+from truedigest.oci.httpmodel import URL, RawResponse, ReadTimeout, Request, Sender, form_body
 from truedigest.oci.lean import LeanTransport
 from truedigest.oci.wire import BodyDecoder
 from truedigest.version import __version__
+
+if TYPE_CHECKING:
+    import ssl  # imported when a TLS context is built: plain HTTP loads no TLS
 
 USER_AGENT = f"truedigest/{__version__}"
 ACCEPT_ENCODING = "gzip"  # the one coding asked for; BodyDecoder also takes deflate
@@ -39,41 +39,46 @@ DEFAULT_HEADERS = (
     ("Connection", "keep-alive"),
     ("User-Agent", USER_AGENT),
 )
+_FORM = "application/x-www-form-urlencoded"
 
 
 class HttpClient:
-    """The run's transports (`http` and every other scheme) and what each request
-    carries: default headers and the timeouts. Thread-safe (the transports are)."""
+    """The run's senders (`http` and every other scheme) and what each request
+    carries: default headers and the timeouts. Thread-safe (the senders are)."""
 
     def __init__(
         self,
-        default: httpx.BaseTransport,
+        default: Sender,
         *,
-        http: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout,
+        http: Sender | None = None,
+        timeout: Mapping[str, float | None],
     ) -> None:
         self._default = default
         self._http = http or default
-        self._extensions = {"timeout": timeout.as_dict()}
-        self._defaults = httpx.Headers(list(DEFAULT_HEADERS))
+        self._timeout = dict(timeout)
 
     def build(
         self,
         method: str,
-        url: httpx.URL,
+        url: URL,
         headers: Mapping[str, str],
         data: Mapping[str, str] | None = None,
-    ) -> httpx.Request:
-        """The request, default headers under `headers`; ValueError (a non-ASCII
-        header value) or httpx.InvalidURL when HTTP cannot carry it."""
-        merged = self._defaults.copy()
-        merged.update(headers)
-        return httpx.Request(method, url, headers=merged, data=data, extensions=self._extensions)
+    ) -> Request:
+        """The request: the default headers `headers` does not name, then `headers`
+        (httpx's order); ValueError (a non-ASCII header value) when HTTP cannot carry it."""
+        named = {name.lower() for name in headers}
+        fields = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in named]
+        fields += headers.items()
+        content = b""
+        if data is not None:
+            content = form_body(data)
+            fields += [("Content-Length", str(len(content))), ("Content-Type", _FORM)]
+        return Request(method, url, fields, content, self._timeout)
 
-    def send(self, request: httpx.Request) -> httpx.Response:
+    def send(self, request: Request) -> RawResponse:
         """Send; the response's body is still to be read (stream), then closed."""
-        transport = self._http if request.url.scheme == "http" else self._default
-        response = transport.handle_request(request)
+        sender = self._http if request.url.scheme == "http" else self._default
+        response = sender.handle_request(request)
         response.request = request
         return response
 
@@ -86,18 +91,28 @@ class HttpClient:
 def build_client(
     options: ClientOptions,
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: Any = None,
     max_connections: int = 64,
 ) -> HttpClient:
-    """The one client of a run; `transport` (a test's) takes every request.
+    """The one client of a run; `transport` (an httpx transport a program or test
+    built, or a `LeanTransport`) takes every request.
 
     TLS trusts the system store (plus `--ca-file`). The https transport is built on
     its first request, loading the CA store then, so a plain-HTTP run creates no SSL
     context. Both are `lean.LeanTransport` (HTTP/1.1, at most `max_connections`
     sockets each).
     """
-    timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0))
+    timeout: dict[str, float | None] = {
+        "connect": min(options.timeout, 10.0),
+        "read": options.timeout,
+        "write": options.timeout,
+        "pool": options.timeout,
+    }
     if transport is not None:
+        if not isinstance(transport, LeanTransport):
+            from truedigest.oci.httpxbridge import HttpxBridge
+
+            transport = HttpxBridge(transport)
         return HttpClient(transport, timeout=timeout)
     verify = _tls_verify(options)  # usage errors (a bad --ca-file) before any request
     return HttpClient(
@@ -111,7 +126,9 @@ def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:
     if options.insecure:
         return lambda: False
     if options.ca_file is None:
-        return ssl.create_default_context
+        return _system_context
+    import ssl
+
     from truedigest.errors import UsageError
 
     if not options.ca_file.is_file():
@@ -126,15 +143,21 @@ def _tls_verify(options: ClientOptions) -> Callable[[], ssl.SSLContext | bool]:
     return lambda: context
 
 
-class _LazyTransport(httpx.BaseTransport):
-    """Builds its transport on first use (thread-safe)."""
+def _system_context() -> ssl.SSLContext:
+    import ssl
 
-    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
+    return ssl.create_default_context()
+
+
+class _LazyTransport:
+    """Builds its sender on first use (thread-safe)."""
+
+    def __init__(self, factory: Callable[[], Sender]) -> None:
         self._factory = factory
-        self._inner: httpx.BaseTransport | None = None
+        self._inner: Sender | None = None
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: Request) -> RawResponse:
         if self._inner is None:
             with self._lock:
                 if self._inner is None:
@@ -147,15 +170,15 @@ class _LazyTransport(httpx.BaseTransport):
 
 
 def read_body(
-    resp: httpx.Response, limit: Limit, subject: str, ends: float, *, head: bool = False
+    resp: RawResponse, limit: Limit, subject: str, ends: float, *, head: bool = False
 ) -> bytes:
     """The body, decoded, at most `limit.cap` bytes, read by `ends` (time.monotonic).
 
     A declared Content-Length over the cap fails before any byte is read (HEAD too).
     """
     cap = limit.cap
-    in_memory = resp.is_stream_consumed  # built in memory (a test's mock transport): decoded
-    encoding = None if in_memory else resp.headers.get("content-encoding")
+    # Built in memory by an injected transport: already decoded.
+    encoding = None if resp.decoded else resp.headers.get("content-encoding")
     decoder = BodyDecoder(None if head else encoding, subject)
     # Compressed bytes may exceed the decoded size a little (incompressible data).
     raw_cap = cap if decoder.coding is None else cap + cap // 100 + 1024
@@ -166,7 +189,7 @@ def read_body(
         return b""
     chunks: list[bytes] = []
     raw = total = 0
-    for chunk in [resp.content] if in_memory else resp.iter_raw():
+    for chunk in resp.iter_raw():
         raw += len(chunk)
         if raw > raw_cap:
             raise limit.exceeded(subject)
@@ -176,6 +199,6 @@ def read_body(
             raise limit.exceeded(subject)
         chunks.append(out)
         if time.monotonic() > ends:  # a body that never ends but never pauses either
-            raise httpx.ReadTimeout("the whole-response deadline passed")
+            raise ReadTimeout("the whole-response deadline passed")
     decoder.finish()
     return b"".join(chunks)

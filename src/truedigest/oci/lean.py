@@ -1,8 +1,8 @@
-"""The default transport under httpx: HTTP/1.1 on `socket` (+ `ssl`), lean and bounded.
+"""The transport of the request path: HTTP/1.1 on `socket` (+ `ssl`), lean and bounded.
 
-httpx stays the HTTP library (requests, responses, URLs, exceptions); this replaces
-only what sits under it, httpcore + h11, which took about 70 % of the client's CPU
-per request on the bulk path (`tags` over many tags). It speaks just what a
+It takes `httpmodel.Request`s and answers `httpmodel.RawResponse`s; it replaced
+httpcore + h11 (about 70 % of the client's CPU per request on the bulk path, `tags`
+over many tags), and the httpx models above them after it. It speaks just what a
 registry, a token server and a CP need:
 
 - a keep-alive pool per (scheme, host, port), at most `max_connections` sockets
@@ -12,28 +12,27 @@ registry, a token server and a CP need:
   once more on a fresh one (the server closed it idle: it never saw the request);
 - every connect, TLS handshake, send and receive gets only what is left of the
   thread's response deadline (`netguard.response_deadline`), capped by the
-  request's httpx timeouts;
+  request's timeouts;
 - responses parsed with hard bounds (`leanwire.py`): head size and field count,
   one Content-Length, chunked framing, trailers; the body is yielded as RAW bytes
   (`httpclient.read_body` decodes, with caps).
 
-Failures are httpx's exceptions, as httpcore raised them: ConnectError /
-ConnectTimeout (TLS failures included, with the ssl message), ReadTimeout,
-WriteTimeout, PoolTimeout, ReadError, WriteError, RemoteProtocolError.
+Failures are `httpmodel` exceptions (httpx's names, as httpcore raised them):
+ConnectError / ConnectTimeout (TLS failures included, with the ssl message),
+ReadTimeout, WriteTimeout, PoolTimeout, ReadError, WriteError, RemoteProtocolError.
 """
 
 from __future__ import annotations
 
 import select
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-import httpx
-
+from truedigest.oci import httpmodel
+from truedigest.oci.httpmodel import Headers, RawResponse, Request
 from truedigest.oci.leanwire import (
     Body,
     Conn,
@@ -43,6 +42,9 @@ from truedigest.oci.leanwire import (
 )
 from truedigest.oci.netguard import deadline_left
 
+if TYPE_CHECKING:
+    import ssl  # imported on the first https connection: plain HTTP loads no TLS
+
 IDLE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's keepalive_expiry)
 RETRY_ON_FRESH = frozenset({"GET", "HEAD"})
 _PORTS = {"http": 80, "https": 443}
@@ -50,7 +52,7 @@ _PORTS = {"http": 80, "https": 443}
 Key = tuple[str, str, int]
 
 
-class LeanTransport(httpx.BaseTransport):
+class LeanTransport:
     """HTTP/1.1 with a bounded keep-alive pool. Thread-safe.
 
     `verify`: the SSLContext for https (SNI and hostname checked as it says), True
@@ -60,9 +62,7 @@ class LeanTransport(httpx.BaseTransport):
 
     def __init__(self, verify: ssl.SSLContext | bool = True, *, max_connections: int = 64) -> None:
         self._verify = verify
-        self._context: ssl.SSLContext | None = (
-            verify if isinstance(verify, ssl.SSLContext) else None
-        )
+        self._context: ssl.SSLContext | None = None if isinstance(verify, bool) else verify
         self._max = max(1, max_connections)
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)  # a slot was freed
@@ -74,15 +74,15 @@ class LeanTransport(httpx.BaseTransport):
 
     # --- one request ------------------------------------------------------------
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: Request) -> RawResponse:
         url = request.url
         scheme = url.scheme
         if scheme not in _PORTS:
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
-        key = (scheme, url.raw_host.decode("ascii"), url.port or _PORTS[scheme])
-        timeouts: Mapping[str, Any] = request.extensions.get("timeout") or {}
+            raise httpmodel.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
+        key = (scheme, url.host, url.port or _PORTS[scheme])
+        timeouts = request.timeout
         data = encode_request(request)
-        conn = self._checkout(key, deadline_left(timeouts.get("pool"), httpx.PoolTimeout))
+        conn = self._checkout(key, deadline_left(timeouts.get("pool"), httpmodel.PoolTimeout))
         try:
             return self._exchange(request, key, conn, data, timeouts)
         except BaseException:
@@ -91,12 +91,12 @@ class LeanTransport(httpx.BaseTransport):
 
     def _exchange(
         self,
-        request: httpx.Request,
+        request: Request,
         key: Key,
         conn: Conn | None,
         data: bytes,
         timeouts: Mapping[str, Any],
-    ) -> httpx.Response:
+    ) -> RawResponse:
         if conn is not None:
             try:
                 return self._roundtrip(conn, request, data, timeouts)
@@ -104,24 +104,19 @@ class LeanTransport(httpx.BaseTransport):
                 if request.method not in RETRY_ON_FRESH:
                     raise stale.error from None
             self._reserve()
-        return self._roundtrip(self._connect(key, timeouts, request), request, data, timeouts)
+        return self._roundtrip(self._connect(key, timeouts), request, data, timeouts)
 
     def _roundtrip(
-        self, conn: Conn, request: httpx.Request, data: bytes, timeouts: Mapping[str, Any]
-    ) -> httpx.Response:
+        self, conn: Conn, request: Request, data: bytes, timeouts: Mapping[str, Any]
+    ) -> RawResponse:
         try:
-            conn.send(data, timeouts.get("write"), request)
+            conn.send(data, timeouts.get("write"))
             head = read_head(conn, request, timeouts.get("read"))
         except BaseException:
             self._discard(conn)
             raise
-        body = Body(conn, head, timeouts.get("read"), request, self._release)
-        return httpx.Response(
-            head.status,
-            headers=head.fields,
-            stream=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
-        )
+        body = Body(conn, head, timeouts.get("read"), self._release)
+        return RawResponse(head.status, Headers(head.fields), body)
 
     # --- the pool -----------------------------------------------------------------
 
@@ -152,14 +147,14 @@ class LeanTransport(httpx.BaseTransport):
         return conn
 
     def _wait_for_slot(self, wait: float | None) -> None:
-        """With the lock held: until a slot is free, or raise httpx.PoolTimeout."""
+        """With the lock held: until a slot is free, or raise httpmodel.PoolTimeout."""
         ends = None if wait is None else time.monotonic() + wait
         self._waiting += 1
         try:
             while self._busy >= self._max:
                 left = None if ends is None else ends - time.monotonic()
                 if left is not None and left <= 0:
-                    raise httpx.PoolTimeout("no connection free in time")
+                    raise httpmodel.PoolTimeout("no connection free in time")
                 self._freed.wait(left)
         finally:
             self._waiting -= 1
@@ -208,22 +203,22 @@ class LeanTransport(httpx.BaseTransport):
             self._open -= 1
         conn.close()
 
-    def _connect(self, key: Key, timeouts: Mapping[str, Any], request: httpx.Request) -> Conn:
+    def _connect(self, key: Key, timeouts: Mapping[str, Any]) -> Conn:
         scheme, host, port = key
         limit = timeouts.get("connect")
         sock: socket.socket | None = None
         try:
             try:
-                wait = deadline_left(limit, httpx.ConnectTimeout)
+                wait = deadline_left(limit, httpmodel.ConnectTimeout)
                 sock = socket.create_connection((host, port), timeout=wait)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if scheme == "https":
-                    sock.settimeout(deadline_left(limit, httpx.ConnectTimeout))
+                    sock.settimeout(deadline_left(limit, httpmodel.ConnectTimeout))
                     sock = self._tls().wrap_socket(sock, server_hostname=host)
             except TimeoutError:
-                raise httpx.ConnectTimeout("timed out connecting", request=request) from None
+                raise httpmodel.ConnectTimeout("timed out connecting") from None
             except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError)
-                raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from None
+                raise httpmodel.ConnectError(str(exc) or type(exc).__name__) from None
         except BaseException:
             if sock is not None:
                 sock.close()
@@ -234,12 +229,20 @@ class LeanTransport(httpx.BaseTransport):
 
     def _tls(self) -> ssl.SSLContext:
         if self._context is None:
+            import ssl
+
             context = ssl.create_default_context()
             if self._verify is False:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             self._context = context
         return self._context
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         with self._lock:

@@ -4,7 +4,7 @@ Every read is bounded: the response head (status line and fields) by `MAX_HEAD`
 bytes and `MAX_FIELDS` fields, interim (1xx) answers by `MAX_INTERIM`, a chunk-size
 line by `MAX_CHUNK_LINE`, trailers by `MAX_TRAILERS`; each receive by what is left
 of the thread's response deadline. A malformed or over-bound answer is
-httpx.RemoteProtocolError: no obs-fold, no field without a name, at most one
+httpmodel.RemoteProtocolError: no obs-fold, no field without a name, at most one
 distinct Content-Length, no Transfer-Encoding but `chunked`. Bodies are RAW bytes
 (no Content-Encoding decoding: `httpclient.read_body` does that, with caps).
 """
@@ -15,12 +15,11 @@ import contextlib
 import re
 import select
 import socket
-import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import httpx
-
+from truedigest.oci import httpmodel
+from truedigest.oci.httpmodel import Request
 from truedigest.oci.netguard import deadline_left
 
 MAX_HEAD = 100 * 1024  # what httpcore let h11 buffer for a response head
@@ -53,7 +52,7 @@ _NO_ANSWER = "Server disconnected without sending a response."
 class Stale(Exception):
     """A reused connection failed before any answer byte: the server had closed it."""
 
-    def __init__(self, error: httpx.TransportError) -> None:
+    def __init__(self, error: httpmodel.TransportError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -77,29 +76,30 @@ class Conn:
         """Bytes read but not asked for (here or in the TLS layer)."""
         if self.buf:
             return True
-        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+        pending = getattr(self.sock, "pending", None)  # an ssl.SSLSocket's (ssl loads lazily)
+        return pending is not None and pending() > 0
 
-    def send(self, data: bytes, limit: float | None, request: httpx.Request) -> None:
+    def send(self, data: bytes, limit: float | None) -> None:
         self.got = False
         try:
-            self.sock.settimeout(deadline_left(limit, httpx.WriteTimeout))
+            self.sock.settimeout(deadline_left(limit, httpmodel.WriteTimeout))
             self.sock.sendall(data)
         except TimeoutError:
-            raise httpx.WriteTimeout("timed out sending the request", request=request) from None
+            raise httpmodel.WriteTimeout("timed out sending the request") from None
         except OSError as exc:
-            error = httpx.WriteError(str(exc) or type(exc).__name__, request=request)
+            error = httpmodel.WriteError(str(exc) or type(exc).__name__)
             if self.reused:
                 raise Stale(error) from None
             raise error from None
 
-    def recv(self, size: int, limit: float | None, request: httpx.Request) -> bytes:
+    def recv(self, size: int, limit: float | None) -> bytes:
         try:
-            self.sock.settimeout(deadline_left(limit, httpx.ReadTimeout))
+            self.sock.settimeout(deadline_left(limit, httpmodel.ReadTimeout))
             data = self.sock.recv(size)
         except TimeoutError:
-            raise httpx.ReadTimeout("timed out reading the response", request=request) from None
+            raise httpmodel.ReadTimeout("timed out reading the response") from None
         except OSError as exc:
-            error = httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+            error = httpmodel.ReadError(str(exc) or type(exc).__name__)
             if self.reused and not self.got:
                 raise Stale(error) from None
             raise error from None
@@ -107,7 +107,7 @@ class Conn:
             self.got = True
         return data
 
-    def line(self, most: int, limit: float | None, request: httpx.Request) -> bytes:
+    def line(self, most: int, limit: float | None) -> bytes:
         """The next line (without its CRLF or LF), at most `most` bytes."""
         buf = self.buf
         start = 0
@@ -122,11 +122,11 @@ class Conn:
             if len(buf) > most + 1:
                 break
             start = len(buf)
-            data = self.recv(RECV, limit, request)
+            data = self.recv(RECV, limit)
             if not data:
-                raise httpx.RemoteProtocolError(_INCOMPLETE, request=request)
+                raise httpmodel.RemoteProtocolError(_INCOMPLETE)
             buf += data
-        raise httpx.RemoteProtocolError("a chunked-body line is too long", request=request)
+        raise httpmodel.RemoteProtocolError("a chunked-body line is too long")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -145,40 +145,36 @@ class Head:
     keep: bool  # the connection may serve another request after this body
 
 
-def read_head(conn: Conn, request: httpx.Request, limit: float | None) -> Head:
+def read_head(conn: Conn, request: Request, limit: float | None) -> Head:
     """Read the final response head (interim 1xx answers skipped)."""
     for _ in range(MAX_INTERIM + 1):
-        block = _read_block(conn, request, limit)
+        block = _read_block(conn, limit)
         first, _, rest = block.partition(b"\n")
         status_line = _STATUS.fullmatch(first)
         if status_line is None:
-            raise httpx.RemoteProtocolError("malformed HTTP status line", request=request)
+            raise httpmodel.RemoteProtocolError("malformed HTTP status line")
         fields: list[tuple[bytes, bytes]] = []
         if rest:
             lines = rest.count(b"\n") + 1
             if lines > MAX_FIELDS:
-                raise httpx.RemoteProtocolError(
-                    f"more than {MAX_FIELDS} header fields", request=request
-                )
+                raise httpmodel.RemoteProtocolError(f"more than {MAX_FIELDS} header fields")
             fields = _FIELDS.findall(rest)
             if len(fields) != lines or _BAD_HEAD.search(rest):
-                raise httpx.RemoteProtocolError("malformed header field line", request=request)
+                raise httpmodel.RemoteProtocolError("malformed header field line")
         status = int(status_line[2])
         if status >= 200:
             return _frame(status, status_line, fields, _FRAMING.findall(rest), request)
         if status == 101:
-            raise httpx.RemoteProtocolError(
-                "switching protocols was not asked for", request=request
-            )
-    raise httpx.RemoteProtocolError("too many interim (1xx) responses", request=request)
+            raise httpmodel.RemoteProtocolError("switching protocols was not asked for")
+    raise httpmodel.RemoteProtocolError("too many interim (1xx) responses")
 
 
-def _read_block(conn: Conn, request: httpx.Request, limit: float | None) -> bytes:
+def _read_block(conn: Conn, limit: float | None) -> bytes:
     buf = conn.buf
     start = 0
     while True:
         if buf[:5] != b"HTTP/"[: len(buf)]:
-            raise httpx.RemoteProtocolError("the answer is not HTTP/1.x", request=request)
+            raise httpmodel.RemoteProtocolError("the answer is not HTTP/1.x")
         blank = _BLANK.search(buf, start)
         if blank is not None:
             if blank.end() > MAX_HEAD:
@@ -189,16 +185,16 @@ def _read_block(conn: Conn, request: httpx.Request, limit: float | None) -> byte
         if len(buf) > MAX_HEAD:
             break
         start = max(0, len(buf) - 3)
-        data = conn.recv(RECV, limit, request)
+        data = conn.recv(RECV, limit)
         if not data:
-            error = httpx.RemoteProtocolError(
-                _NO_ANSWER if not buf else "incomplete response head", request=request
+            error = httpmodel.RemoteProtocolError(
+                _NO_ANSWER if not buf else "incomplete response head"
             )
             if conn.reused and not conn.got:
                 raise Stale(error)
             raise error
         buf += data
-    raise httpx.RemoteProtocolError(f"response head over {MAX_HEAD} bytes", request=request)
+    raise httpmodel.RemoteProtocolError(f"response head over {MAX_HEAD} bytes")
 
 
 def _frame(
@@ -206,7 +202,7 @@ def _frame(
     status_line: re.Match[bytes],
     fields: list[tuple[bytes, bytes]],
     framing: list[tuple[bytes, bytes]],
-    request: httpx.Request,
+    request: Request,
 ) -> Head:
     reason = status_line[3] or b""
     keep = status_line[1] == b"1"
@@ -224,19 +220,19 @@ def _frame(
         return Head(status, reason, fields, 0, False, keep)
     if codings:
         if codings != [b"chunked"]:
-            raise httpx.RemoteProtocolError("unsupported Transfer-Encoding", request=request)
+            raise httpmodel.RemoteProtocolError("unsupported Transfer-Encoding")
         return Head(status, reason, fields, None, True, keep and not lengths)
     if lengths:
         if len(set(lengths)) != 1:
-            raise httpx.RemoteProtocolError("conflicting Content-Length values", request=request)
+            raise httpmodel.RemoteProtocolError("conflicting Content-Length values")
         value = lengths[0]
         if not (value.isdigit() and len(value) <= 18):
-            raise httpx.RemoteProtocolError("malformed Content-Length", request=request)
+            raise httpmodel.RemoteProtocolError("malformed Content-Length")
         return Head(status, reason, fields, int(value), False, keep)
     return Head(status, reason, fields, None, False, False)
 
 
-class Body(httpx.SyncByteStream):
+class Body:
     """A response body as raw bytes; closing it hands the connection back (reusable
     only when the body was read to its end and the server allows it)."""
 
@@ -245,13 +241,11 @@ class Body(httpx.SyncByteStream):
         conn: Conn,
         head: Head,
         limit: float | None,
-        request: httpx.Request,
         release: Callable[[Conn, bool], None],
     ) -> None:
         self._conn = conn
         self._head = head
         self._limit = limit
-        self._request = request
         self._release: Callable[[Conn, bool], None] | None = release
         self._done = head.length == 0
 
@@ -281,31 +275,29 @@ class Body(httpx.SyncByteStream):
             left -= len(take)
             yield take
         while left > 0:
-            data = conn.recv(min(left, RECV), self._limit, self._request)
+            data = conn.recv(min(left, RECV), self._limit)
             if not data:
-                raise httpx.RemoteProtocolError(_INCOMPLETE, request=self._request)
+                raise httpmodel.RemoteProtocolError(_INCOMPLETE)
             left -= len(data)
             yield data
 
     def _chunks(self) -> Iterator[bytes]:
-        conn, limit, request = self._conn, self._limit, self._request
+        conn, limit = self._conn, self._limit
         while True:
-            size = conn.line(MAX_CHUNK_LINE, limit, request).split(b";", 1)[0].strip(b" \t")
+            size = conn.line(MAX_CHUNK_LINE, limit).split(b";", 1)[0].strip(b" \t")
             if not _HEX.fullmatch(size):
-                raise httpx.RemoteProtocolError("malformed chunk size", request=request)
+                raise httpmodel.RemoteProtocolError("malformed chunk size")
             count = int(size, 16)
             if count == 0:
                 break
             yield from self._fixed(count)
-            if conn.line(0, limit, request):
-                raise httpx.RemoteProtocolError(
-                    "a chunk does not end where its size says", request=request
-                )
+            if conn.line(0, limit):
+                raise httpmodel.RemoteProtocolError("a chunk does not end where its size says")
         room = MAX_TRAILERS
-        while line := conn.line(room, limit, request):  # trailer fields: skipped
+        while line := conn.line(room, limit):  # trailer fields: skipped
             room -= len(line) + 2
             if room < 0:
-                raise httpx.RemoteProtocolError("trailers too large", request=request)
+                raise httpmodel.RemoteProtocolError("trailers too large")
 
     def _until_close(self) -> Iterator[bytes]:
         conn = self._conn
@@ -313,27 +305,27 @@ class Body(httpx.SyncByteStream):
             data = bytes(conn.buf)
             conn.buf.clear()
             yield data
-        while data := conn.recv(RECV, self._limit, self._request):
+        while data := conn.recv(RECV, self._limit):
             yield data
 
 
-def encode_request(request: httpx.Request) -> bytes:
-    """The request line, fields and body; httpx.LocalProtocolError if HTTP cannot carry it."""
+def encode_request(request: Request) -> bytes:
+    """The request line, fields and body; httpmodel.LocalProtocolError if HTTP cannot carry it."""
     method = request.method.encode("ascii", "replace")
     target = request.url.raw_path
     if not _TOKEN.fullmatch(method) or not target or _BAD_TARGET.search(target):
-        raise httpx.LocalProtocolError("illegal request line", request=request)
+        raise httpmodel.LocalProtocolError("illegal request line")
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    raw = request.headers.raw
+    raw = request.raw_headers
     names = b" ".join([name for name, _ in raw])
     if raw and (not _TOKENS.fullmatch(names) or _BAD_VALUE.search(b"".join([v for _, v in raw]))):
-        raise httpx.LocalProtocolError("illegal header name or value", request=request)
+        raise httpmodel.LocalProtocolError("illegal header name or value")
     for name, value in raw:
         parts += (name, b": ", value, b"\r\n")
     lowered = names.lower().split()
     if b"host" not in lowered:
         parts[4:4] = [b"Host: ", request.url.netloc, b"\r\n"]
-    body = request.read()
+    body = request.content
     if b"transfer-encoding" in lowered:
         body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
     elif body and b"content-length" not in lowered:

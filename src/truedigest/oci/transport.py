@@ -21,11 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import httpx
+from typing import Any
 
 from truedigest.errors import NetworkError, RegistryError, TLSError
-from truedigest.oci import netguard
+from truedigest.oci import httpmodel, netguard
 from truedigest.oci.httpclient import ACCEPT_ENCODING as ACCEPT_ENCODING
 from truedigest.oci.httpclient import USER_AGENT as USER_AGENT
 from truedigest.oci.httpclient import HttpClient, read_body
@@ -57,20 +56,21 @@ class RequestStats:
             return sum(self.by_host.values())
 
 
-URL = httpx.URL
-"""A parsed URL. Other modules use it by this name: only the transport imports httpx."""
+URL = httpmodel.URL
+"""A parsed URL (`httpmodel.URL`)."""
 
-HTTPTransport = httpx.BaseTransport
-"""What a test may inject under the one client (`httpx.MockTransport`, respx)."""
+HTTPTransport = Any
+"""What a program or test may inject under the one client: an httpx transport
+(`httpx.MockTransport`, respx, `httpx.HTTPTransport`), bridged by `httpxbridge`."""
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORTS = httpmodel.DEFAULT_PORTS
 
 
 def parse_url(text: str | URL) -> URL:
-    """`text` as a URL; a malformed one raises ValueError (never an httpx exception)."""
+    """`text` as a URL; a malformed one raises ValueError."""
     try:
-        return httpx.URL(text)
-    except (httpx.InvalidURL, TypeError):
+        return URL(text)
+    except (ValueError, TypeError):
         raise ValueError("malformed URL") from None
 
 
@@ -78,7 +78,7 @@ def join_url(base: URL, target: str) -> URL:
     """`target` (absolute, or relative to `base`); a malformed one raises ValueError."""
     try:
         return base.join(target)
-    except (httpx.InvalidURL, TypeError):
+    except (ValueError, TypeError):
         raise ValueError("malformed URL") from None
 
 
@@ -100,7 +100,7 @@ class Response:
     """A finished response with its (capped) body."""
 
     status: int
-    headers: httpx.Headers
+    headers: httpmodel.Headers
     body: bytes
     url: URL
 
@@ -127,7 +127,7 @@ class Transport:
     def request(
         self,
         method: str,
-        url: str | httpx.URL,
+        url: str | URL,
         *,
         headers: Mapping[str, str] | None = None,
         limit: Limit | None = None,
@@ -155,7 +155,7 @@ class Transport:
                 return resp
             try:
                 target = current.join(location)
-            except (httpx.InvalidURL, ValueError):
+            except ValueError:
                 raise RegistryError(
                     f"{_where(current)} redirected to a malformed URL", status=resp.status
                 ) from None
@@ -173,7 +173,7 @@ class Transport:
     def _send_with_retry(
         self,
         method: str,
-        url: httpx.URL,
+        url: URL,
         headers: Mapping[str, str],
         limit: Limit,
         data: Mapping[str, str] | None,
@@ -195,7 +195,7 @@ class Transport:
                 )
             try:
                 resp = self._send_once(method, url, headers, limit, data, what, budget)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (httpmodel.ConnectError, httpmodel.ConnectTimeout) as exc:
                 error = _network_error(url, exc)
                 self.hosts.failed(host, error)
                 delay = self._backoff(attempt)
@@ -207,11 +207,11 @@ class Transport:
                     raise error from exc
                 self.sleep(delay)
                 continue
-            except httpx.TimeoutException as exc:
+            except httpmodel.TimeoutException as exc:
                 error = self._timeout_error(url, what, budget)
                 self.hosts.failed(host, error)
                 raise error from exc
-            except (httpx.RequestError, httpx.InvalidURL) as exc:
+            except httpmodel.HTTPError as exc:
                 raise _network_error(url, exc) from exc
             self.hosts.answered(host)
             if retryable and resp.status in RETRY_STATUSES:
@@ -224,7 +224,7 @@ class Transport:
     def _send_once(
         self,
         method: str,
-        url: httpx.URL,
+        url: URL,
         headers: Mapping[str, str],
         limit: Limit,
         data: Mapping[str, str] | None,
@@ -234,7 +234,7 @@ class Transport:
         subject = what or _where(url)
         try:
             request = self.client.build(method, url, headers, data)
-        except (ValueError, httpx.InvalidURL) as exc:  # UnicodeEncodeError: a non-ASCII value
+        except ValueError as exc:  # UnicodeEncodeError: a non-ASCII value
             raise RegistryError(
                 f"cannot send a request for {subject}: {type(exc).__name__} "
                 "(a header or URL holds characters HTTP cannot carry)"
@@ -248,7 +248,7 @@ class Transport:
             finally:
                 resp.close()
 
-    def _timeout_error(self, url: httpx.URL, what: str, budget: float) -> NetworkError:
+    def _timeout_error(self, url: URL, what: str, budget: float) -> NetworkError:
         subject = what or _where(url)
         if budget < self.options.timeout:
             return NetworkError(
@@ -279,32 +279,32 @@ class Transport:
         return now - start + delay <= self.options.deadline and now + delay < self.run_ends
 
 
-def _url(url: str | httpx.URL, what: str) -> httpx.URL:
+def _url(url: str | URL, what: str) -> URL:
     try:
-        return httpx.URL(url)
-    except (httpx.InvalidURL, ValueError, TypeError):
+        return URL(url)
+    except (ValueError, TypeError):
         raise RegistryError(f"cannot build a URL for {what or 'a request'}") from None
 
 
-def _host(url: httpx.URL) -> str:
+def _host(url: URL) -> str:
     return url.netloc.decode("ascii", "replace")
 
 
-def _redirect_origin(url: httpx.URL) -> tuple[str, str, int | None]:
+def _redirect_origin(url: URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def _where(url: httpx.URL) -> str:
+def _where(url: URL) -> str:
     """The URL without query or credentials: safe to print."""
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+    return url.without_secrets()
 
 
 def redact_url(url: str | URL) -> str:
     """`url` without query or credentials: safe to print."""
-    return _where(httpx.URL(url))
+    return _where(URL(url))
 
 
-def _network_error(url: httpx.URL, exc: Exception) -> NetworkError:
+def _network_error(url: URL, exc: Exception) -> NetworkError:
     host = url.netloc.decode("ascii", "replace")
     text = str(exc)
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
@@ -312,20 +312,20 @@ def _network_error(url: httpx.URL, exc: Exception) -> NetworkError:
             f"TLS handshake with {host} failed: it does not speak TLS",
             hint="the registry serves plain HTTP: pass --plain-http",
         )
-    if isinstance(exc, httpx.ConnectError) and (
+    if isinstance(exc, httpmodel.ConnectError) and (
         "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower()
     ):
         return TLSError(f"TLS handshake with {host} failed: certificate not trusted")
-    if isinstance(exc, httpx.DecodingError):  # a body httpx decoded (mock transports)
+    if isinstance(exc, httpmodel.DecodingError):  # a body httpx decoded (an injected transport)
         return NetworkError(
             f"{host} sent a body that does not decode as its Content-Encoding says",
             hint="a proxy in front of the server may be corrupting responses",
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpmodel.TimeoutException):
         return NetworkError(
             f"timed out talking to {host}", hint="raise --timeout or check the network"
         )
-    if isinstance(exc, httpx.RemoteProtocolError) and url.scheme == "http":
+    if isinstance(exc, httpmodel.RemoteProtocolError) and url.scheme == "http":
         return NetworkError(
             f"{host} did not answer HTTP: {type(exc).__name__}",
             hint="the registry may serve HTTPS only: drop --plain-http",

@@ -17,14 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.hostile import Answer, Hang, HostileServer, Request, closed_port
 from tests.support.registry import make_test_certificates
-from truedigest.oci import netguard
+from truedigest.oci import httpmodel, netguard
+from truedigest.oci.httpmodel import URL, form_body
 from truedigest.oci.lean import LeanTransport
 from truedigest.oci.leanwire import MAX_FIELDS, MAX_HEAD, MAX_INTERIM
+
+ProtocolFault = httpmodel.RemoteProtocolError
+ConnectFault = httpmodel.ConnectError
 
 
 @dataclass(frozen=True)
@@ -147,18 +150,35 @@ def _always(answer: bytes | Last) -> Script:
     return lambda _c, _n, _r: answer
 
 
+def _request(
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+) -> httpmodel.Request:
+    fields = list((headers or {}).items())
+    content = b""
+    if data is not None:
+        content = form_body(data)
+        fields.append(("Content-Type", "application/x-www-form-urlencoded"))
+    return httpmodel.Request(method, URL(url), fields, content, TIMEOUT)
+
+
 def _get(
-    transport: httpx.BaseTransport, url: str, method: str = "GET", **kwargs: object
+    transport: LeanTransport,
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    request = httpx.Request(method, url, extensions={"timeout": TIMEOUT}, **kwargs)  # type: ignore[arg-type]
-    response = transport.handle_request(request)
+    response = transport.handle_request(_request(url, method, headers, data))
     try:
         return response.status_code, b"".join(response.iter_raw())
     finally:
         response.close()
 
 
-def _fails(transport: httpx.BaseTransport, url: str, error: type[Exception]) -> str:
+def _fails(transport: LeanTransport, url: str, error: type[Exception]) -> str:
     with pytest.raises(error) as caught:
         _get(transport, url)
     return str(caught.value)
@@ -195,7 +215,7 @@ def test_a_chunked_body_is_its_raw_bytes_and_the_connection_is_reused(serve: Ser
 def test_a_bad_chunked_body_is_a_protocol_error(serve: Serve, chunks: bytes) -> None:
     server = serve(_always(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks))
     with LeanTransport(False) as transport:
-        _fails(transport, server.url(), httpx.RemoteProtocolError)
+        _fails(transport, server.url(), ProtocolFault)
 
 
 def test_duplicate_content_lengths_must_agree(serve: Serve) -> None:
@@ -204,8 +224,8 @@ def test_duplicate_content_lengths_must_agree(serve: Serve) -> None:
     listed = serve(_always(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok"))
     with LeanTransport(False) as transport:
         assert _get(transport, same.url()) == (200, b"ok")
-        assert "Content-Length" in _fails(transport, differ.url(), httpx.RemoteProtocolError)
-        assert "Content-Length" in _fails(transport, listed.url(), httpx.RemoteProtocolError)
+        assert "Content-Length" in _fails(transport, differ.url(), ProtocolFault)
+        assert "Content-Length" in _fails(transport, listed.url(), ProtocolFault)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +246,7 @@ def test_duplicate_content_lengths_must_agree(serve: Serve) -> None:
 def test_a_malformed_or_oversized_head_is_a_protocol_error(serve: Serve, head: bytes) -> None:
     server = serve(_always(head + b"Content-Length: 0\r\n\r\n"))
     with LeanTransport(False) as transport:
-        _fails(transport, server.url(), httpx.RemoteProtocolError)
+        _fails(transport, server.url(), ProtocolFault)
 
 
 @pytest.mark.parametrize(
@@ -240,13 +260,13 @@ def test_a_malformed_or_oversized_head_is_a_protocol_error(serve: Serve, head: b
 def test_an_upgrade_or_endless_interim_answers_are_refused(serve: Serve, answer: bytes) -> None:
     server = serve(_always(answer))
     with LeanTransport(False) as transport:
-        _fails(transport, server.url(), httpx.RemoteProtocolError)
+        _fails(transport, server.url(), ProtocolFault)
 
 
 def test_an_endless_head_stops_at_its_bound(serve: Serve) -> None:
     server = serve(_always(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (4 * MAX_HEAD)))
     with LeanTransport(False) as transport:
-        assert "head over" in _fails(transport, server.url(), httpx.RemoteProtocolError)
+        assert "head over" in _fails(transport, server.url(), ProtocolFault)
 
 
 def test_an_early_close_is_a_protocol_error(serve: Serve) -> None:
@@ -256,9 +276,9 @@ def test_an_early_close_is_a_protocol_error(serve: Serve) -> None:
         _always(Last(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"))
     )
     with LeanTransport(False) as transport:
-        assert "without sending" in _fails(transport, unanswered.url(), httpx.RemoteProtocolError)
-        assert "complete" in _fails(transport, short.url(), httpx.RemoteProtocolError)
-        assert "complete" in _fails(transport, short_chunks.url(), httpx.RemoteProtocolError)
+        assert "without sending" in _fails(transport, unanswered.url(), ProtocolFault)
+        assert "complete" in _fails(transport, short.url(), ProtocolFault)
+        assert "complete" in _fails(transport, short_chunks.url(), ProtocolFault)
     assert len(unanswered.requests) == 1  # a fresh connection is never retried
 
 
@@ -323,15 +343,15 @@ def test_a_reused_connection_dropped_before_an_answer_is_retried_once_if_idempot
     assert len(server.requests) == (3 if answered else 2)
 
 
-def _fails_method(transport: httpx.BaseTransport, url: str, method: str) -> None:
-    with pytest.raises(httpx.RemoteProtocolError):
+def _fails_method(transport: LeanTransport, url: str, method: str) -> None:
+    with pytest.raises(ProtocolFault):
         _get(transport, url, method)
 
 
 def test_a_fresh_connection_dropped_is_not_retried(serve: Serve) -> None:
     server = serve(lambda _c, _n, _r: None)
     with LeanTransport(False) as transport:
-        _fails(transport, server.url(), httpx.RemoteProtocolError)
+        _fails(transport, server.url(), ProtocolFault)
     assert (server.connections, len(server.requests)) == (1, 1)
 
 
@@ -355,7 +375,7 @@ def test_a_connection_is_not_reused_when_it_must_not_be(serve: Serve, answer: by
 def test_a_body_left_unread_closes_its_connection(serve: Serve) -> None:
     server = serve(_always(_ok(b"x" * 100_000)))
     with LeanTransport(False) as transport:
-        request = httpx.Request("GET", server.url(), extensions={"timeout": TIMEOUT})
+        request = _request(server.url())
         response = transport.handle_request(request)
         next(response.iter_raw())
         response.close()
@@ -366,18 +386,11 @@ def test_a_body_left_unread_closes_its_connection(serve: Serve) -> None:
 def test_the_pool_is_bounded_and_close_closes_idle_sockets(serve: Serve) -> None:
     server = serve(_always(_ok()))
     transport = LeanTransport(False, max_connections=2)
-    held = [
-        transport.handle_request(
-            httpx.Request("GET", server.url(), extensions={"timeout": TIMEOUT})
-        )
-        for _ in range(2)
-    ]
-    with netguard.response_deadline(0.05), pytest.raises(httpx.PoolTimeout):
-        transport.handle_request(
-            httpx.Request("GET", server.url(), extensions={"timeout": TIMEOUT})
-        )
+    held = [transport.handle_request(_request(server.url())) for _ in range(2)]
+    with netguard.response_deadline(0.05), pytest.raises(httpmodel.PoolTimeout):
+        transport.handle_request(_request(server.url()))
     for response in held:
-        response.read()
+        b"".join(response.iter_raw())
         response.close()
     assert _get(transport, server.url()) == (200, b"hello")
     assert server.connections == 2
@@ -392,7 +405,7 @@ def test_the_pool_is_bounded_and_close_closes_idle_sockets(serve: Serve) -> None
 # --- requests and deadlines ------------------------------------------------------------
 
 
-def test_the_request_is_written_as_httpx_built_it(serve: Serve) -> None:
+def test_the_request_is_written_as_built(serve: Serve) -> None:
     server = serve(_always(_ok()))
     with LeanTransport(False) as transport:
         _get(transport, server.url("/v2/a/manifests/x?n=1&last=a%2Fb"), "POST", data={"k": "v w"})
@@ -406,7 +419,7 @@ def test_the_request_is_written_as_httpx_built_it(serve: Serve) -> None:
 
 def test_a_header_that_would_split_the_request_is_never_sent(serve: Serve) -> None:
     server = serve(_always(_ok()))
-    with LeanTransport(False) as transport, pytest.raises(httpx.LocalProtocolError):
+    with LeanTransport(False) as transport, pytest.raises(httpmodel.LocalProtocolError):
         _get(transport, server.url(), headers={"X-Evil": "a\r\nInjected: 1"})
     assert server.connections == 0
 
@@ -416,7 +429,7 @@ def test_a_hung_answer_ends_at_the_response_deadline() -> None:
         HostileServer(_hang) as server,
         LeanTransport(False) as transport,
         netguard.response_deadline(0.2),
-        pytest.raises(httpx.ReadTimeout),
+        pytest.raises(httpmodel.ReadTimeout),
     ):
         _get(transport, server.url + "/v2/")
     assert server.count() == 1
@@ -427,7 +440,7 @@ def _hang(_r: Request) -> Hang:
 
 
 def test_a_refused_connection_is_a_connect_error() -> None:
-    with LeanTransport(False) as transport, pytest.raises(httpx.ConnectError):
+    with LeanTransport(False) as transport, pytest.raises(ConnectFault):
         _get(transport, f"http://127.0.0.1:{closed_port()}/v2/")
 
 
@@ -458,7 +471,7 @@ def test_https_verifies_the_certificate_sends_sni_and_keeps_alive(
         assert _get(transport, server.url(host="localhost")) == (200, b"hello")
     assert (server.connections, server.server_names) == (1, ["localhost"])
     with LeanTransport(ssl.create_default_context()) as transport:  # the test CA not trusted
-        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), httpx.ConnectError)
+        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), ConnectFault)
     with LeanTransport(False) as transport:  # --insecure
         assert _get(transport, server.url()) == (200, b"hello")
 
@@ -466,7 +479,7 @@ def test_https_verifies_the_certificate_sends_sni_and_keeps_alive(
 def test_https_refuses_a_certificate_for_another_host(serve: Serve, tmp_path: Path) -> None:
     server, trusting = _tls_server(serve, tmp_path, "127.0.0.2")  # the cert names 127.0.0.1
     with LeanTransport(trusting) as transport:
-        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), httpx.ConnectError)
+        assert "CERTIFICATE_VERIFY_FAILED" in _fails(transport, server.url(), ConnectFault)
     assert len(server.requests) == 0
 
 
@@ -474,5 +487,5 @@ def test_a_plain_http_server_is_not_tls() -> None:
     # It answers the TLS hello with an HTTP 400: the message transport.py maps to
     # "does not speak TLS" (--plain-http) must come through.
     with HostileServer(lambda _r: Answer(200)) as server, LeanTransport(False) as transport:
-        message = _fails(transport, f"https://{server.host}/v2/", httpx.ConnectError)
+        message = _fails(transport, f"https://{server.host}/v2/", ConnectFault)
     assert "WRONG_VERSION_NUMBER" in message or "record layer failure" in message

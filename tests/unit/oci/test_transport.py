@@ -24,6 +24,7 @@ from truedigest.errors import (
     TLSError,
     UsageError,
 )
+from truedigest.oci import httpmodel
 from truedigest.oci.auth import Credentials
 from truedigest.oci.httpconfig import ClientOptions
 from truedigest.oci.secret import Secret
@@ -122,7 +123,9 @@ def test_connect_errors_are_bounded(router: respx.Router, fake_time: FakeTime) -
     assert len(fake_time.slept) == 3
     assert info.value.exit_code == ExitCode.UNAVAILABLE
     assert "reg.example" in str(info.value)
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    # The injected transport's httpx error, as the request path's own (its cause).
+    assert isinstance(info.value.__cause__, httpmodel.ConnectError)
+    assert isinstance(info.value.__cause__.__cause__, httpx.ConnectError)
 
 
 def test_post_is_not_retried_on_connect_error(router: respx.Router, fake_time: FakeTime) -> None:
@@ -464,7 +467,7 @@ def test_missing_ca_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_redact_url_drops_query_and_userinfo() -> None:
-    shown = redact_url(httpx.URL("https://user:pw-9c1@reg.example/v2/x?_state=SECRET#frag"))
+    shown = redact_url(parse_url("https://user:pw-9c1@reg.example/v2/x?_state=SECRET#frag"))
     assert shown == "https://reg.example/v2/x"
 
 
