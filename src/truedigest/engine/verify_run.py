@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import cast
 
 from truedigest.core.commit_check import apply_identity, commit_claims
 from truedigest.core.plan import VerifyPlan
 from truedigest.core.verdicts import digests_agree, evaluate
 from truedigest.cp.client import CPClient
-from truedigest.engine.identity_run import read_identity
+from truedigest.engine.fanout import gather
 from truedigest.model.observation import Observation, Report
 from truedigest.oci.registry import RegistryClient, Resolved
-from truedigest.sources import pinfile
 from truedigest.sources.cp_rows import observe_cp
 from truedigest.sources.registry_tag import RegistryDiagnoser, observe_image
 
@@ -27,6 +27,9 @@ def static_observations(plan: VerifyPlan) -> tuple[Observation, ...]:
     out: list[Observation] = []
     if plan.build is not None:
         out.append(plan.build)
+    if plan.pin_files:
+        from truedigest.sources import pinfile  # only a run given pin files imports it
+
     for path in plan.pin_files:
         out.extend(pinfile.pin_file_sources(path, image=plan.images[0]))
     return tuple(out)
@@ -45,36 +48,36 @@ def run_verify(
     static = static_observations(plan)
     deadline = clock() + max(plan.wait, 0.0)
     rounds = 0
-    with ThreadPoolExecutor(max_workers=max(1, len(plan.images) + len(plan.cps))) as pool:
-        while True:
-            rounds += 1
-            image_futures = [
-                pool.submit(observe_image, registry, ref, plan.platform) for ref in plan.images
-            ]
-            cp_futures = [
-                pool.submit(
-                    observe_cp,
-                    cp_client,
-                    target,
-                    template=plan.template or "",
-                    region=plan.region,
-                    image=plan.images[0],
-                    git_sha=plan.expected_git_sha,
-                    require_git_sha=bool(plan.git_sha),
-                )
-                for target in plan.cps
-            ]
-            images = [f.result() for f in image_futures]
-            observations = [obs for obs, _ in images] + [f.result() for f in cp_futures]
-            observations.extend(static)
-            agree = digests_agree(observations)
-            remaining = deadline - clock()
-            if agree or remaining <= 0:
-                break
-            # Only when another round follows: "waiting" must not be said of the last one.
-            if on_round is not None:
-                on_round(rounds, agree)
-            sleep(min(plan.interval, remaining))  # the last round runs at the deadline
+    while True:
+        rounds += 1
+        image_reads = [partial(observe_image, registry, ref, plan.platform) for ref in plan.images]
+        cp_reads = [
+            partial(
+                observe_cp,
+                cp_client,
+                target,
+                template=plan.template or "",
+                region=plan.region,
+                image=plan.images[0],
+                git_sha=plan.expected_git_sha,
+                require_git_sha=bool(plan.git_sha),
+            )
+            for target in plan.cps
+        ]
+        reads: list[Callable[[], object]] = [*image_reads, *cp_reads]
+        results = gather(reads)  # every source at once
+        images = cast(list[tuple[Observation, Resolved | None]], results[: len(image_reads)])
+        cps = cast(list[Observation], results[len(image_reads) :])
+        observations = [obs for obs, _ in images] + cps
+        observations.extend(static)
+        agree = digests_agree(observations)
+        remaining = deadline - clock()
+        if agree or remaining <= 0:
+            break
+        # Only when another round follows: "waiting" must not be said of the last one.
+        if on_round is not None:
+            on_round(rounds, agree)
+        sleep(min(plan.interval, remaining))  # the last round runs at the deadline
     truth: Resolved | None = images[0][1]
     oracle = RegistryDiagnoser(registry, truth) if truth is not None else None
     context: dict[str, object] = {
@@ -96,6 +99,8 @@ def check_commits(
     claims = commit_claims(report, plan.git_sha)
     if truth is None or report.truth is None or not (claims or plan.require_revision):
         return report
+    from truedigest.engine.identity_run import read_identity  # only when a check asks
+
     identity = read_identity(registry, truth)
     return apply_identity(report, claims, identity, require_revision=plan.require_revision)
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import selectors
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -269,7 +267,8 @@ def run_credential_helper(
     when it exits non-zero ("credentials not found"). Bounded by `timeout` seconds
     and HELPER_OUTPUT_CAP bytes; the helper (and its process group) is killed past
     either bound."""
-    import subprocess  # here: only a run that uses a helper pays for the import
+    import shutil  # here: only a run that uses a helper pays for these imports
+    import subprocess
 
     name = f"docker-credential-{helper}"
     exe = shutil.which(name)
@@ -301,6 +300,7 @@ def run_credential_helper(
 
 
 def _collect(proc: subprocess.Popen[bytes], data: bytes, timeout: float, name: str) -> bytes:
+    import selectors
     import subprocess
 
     deadline = time.monotonic() + timeout

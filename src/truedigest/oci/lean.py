@@ -210,7 +210,9 @@ class LeanTransport:
         try:
             try:
                 wait = deadline_left(limit, httpmodel.ConnectTimeout)
-                sock = socket.create_connection((host, port), timeout=wait)
+                # bytes: no IDNA codec loaded for a host that is ASCII already (an A-label)
+                address = (host.encode("ascii"), port)  # getaddrinfo takes bytes as well
+                sock = socket.create_connection(address, timeout=wait)  # type: ignore[arg-type]
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if scheme == "https":
                     sock.settimeout(deadline_left(limit, httpmodel.ConnectTimeout))

@@ -16,7 +16,6 @@ Everything that touches the network goes through `Transport.request()`, which
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -264,6 +263,8 @@ class Transport:
 
     def _backoff(self, attempt: int) -> float:
         base: float = self.options.backoff * (2 ** (attempt - 1))
+        import random  # only a retry pays for the import
+
         return base * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
 
     def _retry_delay(self, resp: Response, attempt: int) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from truedigest.errors import NotFoundError, RegistryError, TruedigestError
@@ -61,6 +60,26 @@ def observe_image(
     ), resolved
 
 
+class _Slot(Generic[V]):
+    """One key's answer, or its exception, once the computing thread has it
+    (concurrent.futures.Future would import logging: start-up every verify pays)."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: V | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: V | None, error: BaseException | None) -> None:
+        self._value, self._error = value, error
+        self._done.set()
+
+    def result(self) -> V:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set() without an error gave it
+
+
 class _Once(Generic[K, V]):
     """A per-key memo: each key is computed once, by the first thread that asks.
 
@@ -71,19 +90,19 @@ class _Once(Generic[K, V]):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._futures: dict[K, Future[V]] = {}
+        self._futures: dict[K, _Slot[V]] = {}
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
         with self._lock:
             future = self._futures.get(key)
             owner = future is None
             if future is None:
-                future = self._futures[key] = Future()
+                future = self._futures[key] = _Slot()
         if owner:
             try:
-                future.set_result(compute())
+                future.set(compute(), None)
             except BaseException as exc:  # handed to every waiter, re-raised below
-                future.set_exception(exc)
+                future.set(None, exc)
         return future.result()
 
 
