@@ -16,6 +16,7 @@ from truedigest.errors import InvalidDigestError
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 ALGORITHMS = tuple(_HEX_LENGTHS)
 _DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -39,7 +40,7 @@ class Digest:
             raise InvalidDigestError(
                 f"unsupported digest algorithm {algorithm!r} in {clip(text)!r}"
             )
-        if len(hexpart) != expected or not all(c in "0123456789abcdef" for c in hexpart):
+        if len(hexpart) != expected or not _LOWER_HEX.fullmatch(hexpart):
             raise InvalidDigestError(
                 f"malformed {algorithm} digest {clip(text)!r}: "
                 f"want {expected} lowercase hex characters"

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from truedigest.errors import NetworkError
@@ -24,17 +22,24 @@ from truedigest.errors import NetworkError
 _bound = threading.local()
 
 
-@contextmanager
-def response_deadline(seconds: float) -> Iterator[float]:
+class response_deadline:
     """Within the block, this thread's socket operations end by `now + seconds`;
-    yields the deadline (time.monotonic)."""
-    ends = time.monotonic() + max(seconds, 0.0)
-    previous = getattr(_bound, "ends", None)
-    _bound.ends = ends
-    try:
-        yield ends
-    finally:
-        _bound.ends = previous
+    yields the deadline (time.monotonic). A class, not a generator context: every
+    request enters one."""
+
+    __slots__ = ("_ends", "_previous")
+
+    def __init__(self, seconds: float) -> None:
+        self._ends = time.monotonic() + max(seconds, 0.0)
+        self._previous: float | None = None
+
+    def __enter__(self) -> float:
+        self._previous = getattr(_bound, "ends", None)
+        _bound.ends = self._ends
+        return self._ends
+
+    def __exit__(self, *_exc: object) -> None:
+        _bound.ends = self._previous
 
 
 def deadline_left(timeout: float | None, error: type[Exception]) -> float | None:

@@ -113,23 +113,31 @@ class HostPacer:
     peak: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
-    @contextmanager
-    def slot(self) -> Iterator[Ticket]:
+    def acquire(self) -> Ticket:
+        """Wait for room in the window; the request's ticket (hand it to `release`)."""
         with self._cond:
             while self.in_flight >= self.window.allowed:
                 self._cond.wait()
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
-            ticket = Ticket(self.window.epoch)
+            return Ticket(self.window.epoch)
+
+    def release(self, ticket: Ticket) -> None:
+        """The request is done: the window learns what its ticket says."""
+        with self._cond:
+            self.in_flight -= 1
+            self.window.completed(ticket.epoch, ticket.rtt, pushback=ticket.pushback)
+            room = self.window.allowed - self.in_flight
+            if room > 0:
+                self._cond.notify(room)
+
+    @contextmanager
+    def slot(self) -> Iterator[Ticket]:
+        ticket = self.acquire()
         try:
             yield ticket
         finally:
-            with self._cond:
-                self.in_flight -= 1
-                self.window.completed(ticket.epoch, ticket.rtt, pushback=ticket.pushback)
-                room = self.window.allowed - self.in_flight
-                if room > 0:
-                    self._cond.notify(room)
+            self.release(ticket)
 
 
 __all__ = ["CAP", "LATENCY_FLOOR", "START", "HostPacer", "Ticket", "Window"]

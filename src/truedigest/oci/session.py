@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -110,15 +109,6 @@ class RegistrySession:
             ticket.pushback = True
         self._sleep(seconds)
 
-    @contextmanager
-    def _slot(self, registry: str) -> Iterator[Ticket]:
-        with self.pacer(registry).slot() as ticket:
-            self._sending.ticket = ticket
-            try:
-                yield ticket
-            finally:
-                self._sending.ticket = None
-
     def call(
         self,
         ref: ImageRef,
@@ -133,7 +123,10 @@ class RegistrySession:
         url = self.base_url(ref.registry) + path
         scope = pull_scope(ref.repository)
         headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
-        with self._slot(ref.registry) as ticket:
+        pacer = self.pacer(ref.registry)
+        ticket = pacer.acquire()  # not a `with`: a generator context costs every request
+        self._sending.ticket = ticket
+        try:
             for attempt in range(_AUTH_ROUNDS):
                 sent = time.perf_counter()
                 resp = self.transport.request(method, url, headers=headers, limit=limit, what=what)
@@ -150,6 +143,9 @@ class RegistrySession:
                     "Accept": accept,
                     **self.auth.answer(ref.registry, scope, resp, sent=headers, url=url),
                 }
+        finally:
+            self._sending.ticket = None
+            pacer.release(ticket)
         if resp.status == 403:
             raise AuthError(
                 f"{ref.registry} denied access to {what} (HTTP 403{codes_suffix(resp, ', ')})",
