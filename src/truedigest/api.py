@@ -71,7 +71,7 @@ def _client(options: ClientOptions, refs: Sequence[ImageRef]) -> RegistryClient:
     from truedigest.oci.registry import RegistryClient
 
     client = RegistryClient(options)
-    client.auth.credentials.restrict_env_to(r.registry for r in refs)
+    client.restrict_env_credentials(r.registry for r in refs)
     return client
 
 

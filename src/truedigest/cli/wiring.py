@@ -53,7 +53,7 @@ def session(
     env credentials go only to their registries (never to a host a CP row or a pin
     file names)."""
     client = _wiring().registry_client(options, **kwargs)
-    client.auth.credentials.restrict_env_to(r.registry for r in refs if r is not None)
+    client.restrict_env_credentials(r.registry for r in refs if r is not None)
     try:
         yield client
     except BaseException:

@@ -29,6 +29,7 @@ from truedigest.oci.credentials import (
     CredentialStore,
     run_credential_helper,
 )
+from truedigest.oci.reference import pull_scope as pull_scope
 from truedigest.oci.secret import Secret
 from truedigest.oci.transport import URL, Response, Transport, origin, parse_url, show_origin
 
@@ -105,10 +106,6 @@ def parse_challenge(header: str | None) -> Challenge | None:
     """The first challenge of one `WWW-Authenticate` value, or None."""
     challenges = parse_challenges(header)
     return challenges[0] if challenges else None
-
-
-def pull_scope(repository: str) -> str:
-    return f"repository:{repository}:pull"
 
 
 def _printable_ascii(text: str, *, spaces: bool = False) -> bool:

@@ -185,3 +185,8 @@ def _show(text: object) -> str:
         return repr(text)
     clipped = text if len(text) <= 120 else text[:119] + "…"
     return repr(clipped)
+
+
+def pull_scope(repository: str) -> str:
+    """The token scope that lets a client pull `repository`."""
+    return f"repository:{repository}:pull"

@@ -16,13 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from truedigest.base import jsonutil
 from truedigest.errors import AuthError, RegistryError
-from truedigest.oci.auth import Authenticator, CredentialStore, pull_scope
 from truedigest.oci.pacing import CAP, HostPacer, Ticket, Window
-from truedigest.oci.reference import ImageRef
+from truedigest.oci.reference import ImageRef, pull_scope
 from truedigest.oci.transport import (
     MANIFEST_LIMIT,
     ClientOptions,
@@ -32,6 +31,11 @@ from truedigest.oci.transport import (
     Transport,
     build_client,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from truedigest.oci.auth import Authenticator, CredentialStore
 
 _AUTH_ROUNDS = 3
 _CODE_RE = re.compile(r"^[A-Z][A-Z_]{1,40}\Z")
@@ -58,12 +62,36 @@ class RegistrySession:
         self.http = build_client(self.options, transport=transport)
         self._sleep = sleep or time.sleep
         self.transport = Transport(self.http, self.options, sleep=self._retry_sleep)
-        store = credentials or CredentialStore(helper_timeout=self.options.timeout)
-        self.auth = Authenticator(self.transport, store)
+        self._credentials = credentials
+        self._auth: Authenticator | None = None
+        self._auth_guard = threading.Lock()
+        self._env_registries: tuple[str, ...] | None = None
         self.fixed_per_host = max_per_host
         self._pacers: dict[str, HostPacer] = {}
         self._pacers_guard = threading.Lock()
         self._sending = threading.local()
+
+    @property
+    def auth(self) -> Authenticator:
+        """The run's authenticator, built when first needed (a 401, or a caller asking):
+        a run against a registry that asks for no credentials imports no auth code."""
+        with self._auth_guard:
+            if self._auth is None:
+                from truedigest.oci.auth import Authenticator, CredentialStore
+
+                store = self._credentials or CredentialStore(helper_timeout=self.options.timeout)
+                if self._env_registries is not None:
+                    store.restrict_env_to(self._env_registries)
+                self._auth = Authenticator(self.transport, store)
+            return self._auth
+
+    def restrict_env_credentials(self, registries: Iterable[str]) -> None:
+        """Offer the environment's credentials only to these registries (those the
+        user named); see `CredentialStore.restrict_env_to`."""
+        with self._auth_guard:
+            self._env_registries = tuple(registries)
+            if self._auth is not None:
+                self._auth.credentials.restrict_env_to(self._env_registries)
 
     @property
     def max_per_host(self) -> int:
@@ -122,7 +150,9 @@ class RegistrySession:
         """One logical request: auth rounds on 401, redirects and retries below."""
         url = self.base_url(ref.registry) + path
         scope = pull_scope(ref.repository)
-        headers = {"Accept": accept, **self.auth.headers_for(ref.registry, scope)}
+        headers = {"Accept": accept}
+        if self._auth is not None:  # none yet: no 401 seen, nothing to offer
+            headers.update(self._auth.headers_for(ref.registry, scope))
         pacer = self.pacer(ref.registry)
         ticket = pacer.acquire()  # not a `with`: a generator context costs every request
         self._sending.ticket = ticket
