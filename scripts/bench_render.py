@@ -121,6 +121,9 @@ def _tags(t: Table, tags: Json, cpus: int) -> None:
         "(client/registry/proxy: CPU seconds per run; busy: the whole machine, "
         f"{tags['measured_rtt_ms']} ms RTT measured)"
     )
+    gc = " ".join(f"{k}={v}" for k, v in tags.get("registry_env", {}).items())
+    if gc:
+        t.note(f"(the registry runs with {gc}, every tool alike: docs/performance.md)")
     _bulk_row(t, "truedigest tags -o json", tags["truedigest"])
     for key, row in tags.items():
         if key.endswith("_p8"):

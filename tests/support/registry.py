@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -474,6 +475,7 @@ class RegistryServer:
             self._tempdir = tempfile.TemporaryDirectory(prefix=f"registry-{self.variant}-")
             workdir = Path(self._tempdir.name)
         self.workdir = workdir
+        self.extra_env: dict[str, str] = {}
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.config_file = self.workdir / "config.yml"
@@ -499,9 +501,17 @@ class RegistryServer:
 
     # -- lifecycle
     @classmethod
-    def start(cls, variant: Variant | str, workdir: Path | None = None) -> Self:
-        """Configure and start a registry, returning once `GET /v2/` answers."""
+    def start(
+        cls,
+        variant: Variant | str,
+        workdir: Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Configure and start a registry, returning once `GET /v2/` answers; `env`
+        adds to its environment (e.g. the Go runtime's GOGC)."""
         server = cls(variant, workdir)
+        server.extra_env = dict(env or {})
         try:
             server._prepare()
             server._launch()
@@ -623,6 +633,7 @@ class RegistryServer:
         if binary is None:
             raise RegistryStartError("registry binary not found (docker-registry or registry)")
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        env.update(self.extra_env)
         last_error = ""
         for _ in range(_START_ATTEMPTS):
             self.port = free_port()

@@ -222,7 +222,7 @@ concurrency_option = click.option(
     type=click.IntRange(min=1, max=64),
     metavar="N",
     default=None,
-    help="Fix the requests in flight per registry at N. Default: adaptive, from 16 "
+    help="Fix the requests in flight per registry at N. Default: adaptive, from 32 "
     "up to 64, fewer after 429/503 or while round trips grow.",
 )
 """`--concurrency N` (tags, pins, whatis): `max_per_host` of the client; the range's

@@ -31,8 +31,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-START = 16
-"""Requests in flight per host when a run starts (adaptive): twice the old fixed 8."""
+START = 32
+"""Requests in flight per host when a run starts (adaptive): half the cap. Each step
+up opens new connections, which cost a round trip before their first answer, so
+starting at 16 cost `tags` over 200 tags two round trips more than starting here."""
 CAP = 64
 """The most requests in flight per host, adaptive or fixed (`--concurrency` ≤ 64)."""
 LATENCY_FLOOR = 8

@@ -4,7 +4,7 @@ answer's status becomes an error.
 Below `registry` (manifests, blobs, referrers) and `taglist` (tag pagination):
 both send through `RegistrySession.call`, which answers 401 challenges (at most
 three rounds), turns a 403 into an AuthError and paces the requests in flight
-per registry (`pacing`: adaptive from 16 up to 64 by default, or fixed at
+per registry (`pacing`: adaptive from 32 up to 64 by default, or fixed at
 `max_per_host`). `expect_ok` maps every other non-200 status to a RegistryError
 that carries the OCI error codes — never the free-text body.
 """

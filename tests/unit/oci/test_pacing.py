@@ -30,12 +30,10 @@ def steady(window: Window, n: int, rtt: float = RTT) -> None:
         window.completed(window.epoch, rtt)
 
 
-def test_adaptive_starts_at_16_and_doubles_each_round_trip_to_the_cap() -> None:
+def test_adaptive_starts_at_32_and_doubles_each_round_trip_to_the_cap() -> None:
     window = Window()
-    assert window.allowed == START == 16
-    steady(window, 16)  # one round trip of 16: +1 each (slow start)
-    assert window.allowed == 32
-    steady(window, 32)
+    assert window.allowed == START == 32
+    steady(window, 32)  # one round trip of 32: +1 each (slow start)
     assert window.allowed == CAP == 64
     steady(window, 10_000)
     assert window.allowed == CAP
@@ -70,7 +68,8 @@ def test_each_round_of_pushback_sent_after_the_last_decrease_halves_again(rounds
     for _ in range(rounds):
         window.completed(window.epoch, None, pushback=True)
     assert window.allowed == max(1, int(START * 0.5**rounds))
-    assert window.decreases == min(rounds, 4)  # 16, 8, 4, 2, 1: then nothing left to halve
+    # START, START/2, ..., 1: log2(START) halvings, then nothing is left to halve
+    assert window.decreases == min(rounds, START.bit_length() - 1)
 
 
 def test_pushback_goes_down_to_one_request_and_grows_back_additively() -> None:
