@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from truedigest.core.revision import ImageRevision, TruthIdentity
 from truedigest.core.verdicts import verdict_of
 from truedigest.model.observation import Observation, Relation, Report, SourceKind, Status
+
+if TYPE_CHECKING:  # the revision reader loads only when identity is checked
+    from truedigest.core.revision import ImageRevision, TruthIdentity
 
 _SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})\Z")
 _HEX = re.compile(r"^[0-9a-fA-F]{7,64}\Z")

@@ -11,7 +11,8 @@ from truedigest.errors import ExitCode, UsageError
 from truedigest.model.observation import Observation, SourceKind, Status
 from truedigest.oci.digest import Digest
 from truedigest.oci.reference import parse_reference
-from truedigest.sources.build import KINDS, TARGET_FLAG, BuildContext, select
+from truedigest.sources.build import KINDS, TARGET_FLAG, select
+from truedigest.sources.build.build_claim import BuildContext
 
 IMAGE = parse_reference("registry.example.com/team/app:v1")
 DIGEST = Digest.of_bytes(b'{"schemaVersion":2}')

@@ -1,9 +1,9 @@
 """Build sources: what the publish job says it pushed (stdlib only).
 
 One module per kind of build output, each turning it into a `BuildClaim` and, for
-the report, an `Observation`. `KINDS` lists them in the order the CLI offers them;
-the CLI's options and its "at most one build source" rule are generated from it, so
-a new kind is one module and one line here.
+the report, an `Observation`. `KINDS` (`kinds.py`) lists them in the order the CLI
+offers them; the CLI's options and its "at most one build source" rule are generated
+from it, and a kind's module is imported only when a run is given that kind.
 
 A claim is only a claim: the registry decides what is true. Everything that makes
 an input unusable raises `InputFileError` (a usage error, exit 2) naming the file.
@@ -12,46 +12,26 @@ an input unusable raises `InputFileError` (a usage error, exit 2) naming the fil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from truedigest.errors import UsageError
-from truedigest.model.observation import Observation
-from truedigest.oci.reference import ImageRef
-from truedigest.sources.build import (
-    buildx_metadata,
-    digest_file,
-    literal_digest,
-    oci_layout,
-    push_log,
-)
-from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind
+from truedigest.sources.build.kinds import KINDS, TARGET_FLAG, BuildKind
+
+if TYPE_CHECKING:
+    from truedigest.model.observation import Observation
+    from truedigest.oci.reference import ImageRef
 
 __all__ = [
     "KINDS",
     "TARGET_FLAG",
-    "BuildClaim",
-    "BuildContext",
     "BuildKind",
     "BuildSource",
     "select",
 ]
 
-KINDS: tuple[BuildKind, ...] = (
-    literal_digest.KIND,
-    buildx_metadata.KIND,
-    push_log.KIND,
-    digest_file.KIND,
-    oci_layout.KIND,
-)
-"""Every build-source kind, in the order of the CLI's options and its `--help`."""
 
-TARGET_FLAG = "--build-target"
-"""Chooses the entry of a kind that has several (`BuildKind.uses_target`): a bake target."""
-
-
-@dataclass(frozen=True, slots=True)
-class BuildSource:
+class BuildSource(NamedTuple):
     """The one build output a run was given: its kind, the value, and --build-target."""
 
     kind: BuildKind
@@ -60,6 +40,8 @@ class BuildSource:
 
     def read(self, image: ImageRef) -> Observation:
         """The build output as a report source; `image` is the first `--image`."""
+        from truedigest.sources.build.build_claim import BuildContext
+
         return self.kind.read(self.value, BuildContext(image, self.target))
 
 

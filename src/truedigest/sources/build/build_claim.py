@@ -1,11 +1,10 @@
-"""What every build-source kind shares: the claim it reads, the Observation it yields,
-and how a kind is described to the CLI (stdlib only)."""
+"""What every build-source kind shares: the claim it reads and the Observation it
+yields (stdlib only). How a kind is described to the CLI is `kinds.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from truedigest.errors import InputFileError, InvalidDigestError, InvalidReferenceError
 from truedigest.model.observation import Observation, SourceKind, Status
@@ -16,7 +15,6 @@ from truedigest.sources.reading import listed
 __all__ = [
     "BuildClaim",
     "BuildContext",
-    "BuildKind",
     "listed_names",
     "parse_digest",
     "try_reference",
@@ -64,35 +62,6 @@ class BuildContext:
 
     image: ImageRef
     target: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BuildKind:
-    """One build-source kind as the CLI offers it, and its reader."""
-
-    flag: str  # "--build-metadata"
-    help: str
-    reader: Callable[[str, BuildContext], BuildClaim]
-    metavar: str | None = None  # None: a path (the CLI shows PATH)
-    is_path: bool = True  # the value names a file or directory
-    stdin: bool = False  # `-` means standard input
-    target_help: str | None = None  # set: --build-target chooses among its entries
-
-    @property
-    def uses_target(self) -> bool:
-        return self.target_help is not None
-
-    @property
-    def param(self) -> str:
-        """The option's Python name: `--build-metadata` → `build_metadata`."""
-        return self.flag.removeprefix("--").replace("-", "_")
-
-    def claim(self, value: str | Path, ctx: BuildContext) -> BuildClaim:
-        return self.reader(str(value), ctx)
-
-    def read(self, value: str | Path, ctx: BuildContext) -> Observation:
-        """The build output `value` as a report source; unusable input is InputFileError."""
-        return self.claim(value, ctx).observation()
 
 
 def parse_digest(text: str, *, context: str, hint: str) -> Digest:

@@ -19,11 +19,11 @@ from truedigest.oci.reference import ImageRef
 from truedigest.sources.build.build_claim import (
     BuildClaim,
     BuildContext,
-    BuildKind,
     listed_names,
     parse_digest,
     try_reference,
 )
+from truedigest.sources.build.kinds import METADATA_FLAG
 from truedigest.sources.reading import input_label, json_type, load_json
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "DIGEST_KEY",
     "IMAGE_ID_NOTE",
     "IMAGE_NAME_KEY",
-    "KIND",
     "from_metadata",
 ]
 
@@ -52,7 +51,7 @@ IMAGE_ID_NOTE = (
 )
 
 _METADATA_HINT = "pass the file buildx wrote with --metadata-file"
-_FLAG = "--build-metadata"
+_FLAG = METADATA_FLAG
 
 
 def from_metadata(path: Path, *, image: ImageRef, target: str | None) -> BuildClaim:
@@ -220,14 +219,6 @@ def _result_digest(result: Mapping[str, object], key: str, context: str) -> Dige
     return parse_digest(raw, context=context, hint=_METADATA_HINT)
 
 
-def _read(value: str, ctx: BuildContext) -> BuildClaim:
+def read(value: str, ctx: BuildContext) -> BuildClaim:
+    """The claim of a value given to this kind's flag (`kinds.BuildKind.claim`)."""
     return from_metadata(Path(value), image=ctx.image, target=ctx.target)
-
-
-KIND = BuildKind(
-    flag=_FLAG,
-    stdin=True,
-    target_help="Bake target to read from --build-metadata.",
-    help="buildx --metadata-file output (bake files: one entry per target).",
-    reader=_read,
-)

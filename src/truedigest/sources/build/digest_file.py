@@ -6,16 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from truedigest.errors import InputFileError
-from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind, parse_digest
+from truedigest.sources.build.build_claim import BuildClaim, BuildContext, parse_digest
+from truedigest.sources.build.kinds import DIGEST_FILE_FLAG
 from truedigest.sources.reading import input_label, read_input_text
 
-__all__ = ["KIND", "from_digest_file"]
+__all__ = ["from_digest_file"]
 
 _DIGEST_FILE_HINT = (
     "pass the file `podman push`, `buildah push` or `skopeo copy` wrote with --digestfile "
     "(one sha256:<hex> digest)"
 )
-_FLAG = "--digest-file"
+_FLAG = DIGEST_FILE_FLAG
 
 
 def from_digest_file(path: Path) -> BuildClaim:
@@ -37,13 +38,6 @@ def from_digest_file(path: Path) -> BuildClaim:
     return BuildClaim(kind="digest-file", digest=digest, where=str(path))
 
 
-def _read(value: str, ctx: BuildContext) -> BuildClaim:
+def read(value: str, ctx: BuildContext) -> BuildClaim:
+    """The claim of a value given to this kind's flag (`kinds.BuildKind.claim`)."""
     return from_digest_file(Path(value))
-
-
-KIND = BuildKind(
-    flag=_FLAG,
-    stdin=True,
-    help="podman/buildah --digestfile output.",
-    reader=_read,
-)

@@ -6,16 +6,17 @@ import re
 
 from truedigest.errors import InputFileError, InvalidDigestError
 from truedigest.oci.digest import Digest, clip
-from truedigest.sources.build.build_claim import BuildClaim, BuildContext, BuildKind
+from truedigest.sources.build.build_claim import BuildClaim, BuildContext
+from truedigest.sources.build.kinds import DIGEST_FLAG
 
-__all__ = ["KIND", "from_digest"]
+__all__ = ["from_digest"]
 
 _BARE_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def from_digest(text: str) -> BuildClaim:
     """A digest given on the command line with `--build-digest`."""
-    where = "--build-digest"
+    where = DIGEST_FLAG
     if "@" in text:
         raise InputFileError(
             f"{where} {clip(text)!r}: is a reference, not a digest",
@@ -39,14 +40,6 @@ def from_digest(text: str) -> BuildClaim:
     return BuildClaim(kind="digest", digest=digest, where=where)
 
 
-def _read(value: str, ctx: BuildContext) -> BuildClaim:
+def read(value: str, ctx: BuildContext) -> BuildClaim:
+    """The claim of a value given to this kind's flag (`kinds.BuildKind.claim`)."""
     return from_digest(value)
-
-
-KIND = BuildKind(
-    flag="--build-digest",
-    metavar="DIGEST",
-    is_path=False,
-    help="Digest the build says it pushed.",
-    reader=_read,
-)

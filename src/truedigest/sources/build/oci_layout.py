@@ -15,13 +15,13 @@ from truedigest.oci.reference import ImageRef
 from truedigest.sources.build.build_claim import (
     BuildClaim,
     BuildContext,
-    BuildKind,
     parse_digest,
     try_reference,
 )
+from truedigest.sources.build.kinds import OCI_LAYOUT_FLAG
 from truedigest.sources.reading import input_label, json_type, listed, load_json, os_reason
 
-__all__ = ["KIND", "LAYOUT_MARKER_CAP", "REF_NAME_ANNOTATION", "from_oci_layout"]
+__all__ = ["LAYOUT_MARKER_CAP", "REF_NAME_ANNOTATION", "from_oci_layout"]
 
 LAYOUT_MARKER_CAP = 64 * 1024
 """The `oci-layout` marker file holds one small JSON object."""
@@ -33,7 +33,7 @@ _LAYOUT_HINT = (
     "pass the directory written by `docker buildx build --output type=oci,tar=false,dest=DIR` "
     "or `skopeo copy … oci:DIR:TAG`"
 )
-_FLAG = "--oci-layout"
+_FLAG = OCI_LAYOUT_FLAG
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +167,6 @@ def _ref_names(entries: Sequence[_Entry]) -> list[str]:
     return [clip(e.ref_name or f"manifests[{e.index}] (no ref.name)", 80) for e in entries]
 
 
-def _read(value: str, ctx: BuildContext) -> BuildClaim:
+def read(value: str, ctx: BuildContext) -> BuildClaim:
+    """The claim of a value given to this kind's flag (`kinds.BuildKind.claim`)."""
     return from_oci_layout(Path(value), image=ctx.image)
-
-
-KIND = BuildKind(
-    flag=_FLAG,
-    help="OCI image layout directory (index.json, by ref.name).",
-    reader=_read,
-)

@@ -22,13 +22,13 @@ from truedigest.oci.reference import ImageRef
 from truedigest.sources.build.build_claim import (
     BuildClaim,
     BuildContext,
-    BuildKind,
     parse_digest,
     try_reference,
 )
+from truedigest.sources.build.kinds import LOG_FLAG
 from truedigest.sources.reading import input_label, listed, read_input_text
 
-__all__ = ["KIND", "from_push_log"]
+__all__ = ["from_push_log"]
 
 _LOG_HINT = (
     "pass the output of `docker push` (or of `docker buildx build --push --progress=plain`), "
@@ -44,7 +44,7 @@ _PODMAN_BUILD_HINT = (
     "digest: push with `podman push --digestfile FILE IMAGE` and pass that file with "
     "--digest-file FILE"
 )
-_FLAG = "--build-log"
+_FLAG = LOG_FLAG
 
 _TAG_CHARS = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _PUSH_LINE = re.compile(
@@ -236,13 +236,6 @@ def _log_claim(push: _Push, path: Path, note: str) -> BuildClaim:
     )
 
 
-def _read(value: str, ctx: BuildContext) -> BuildClaim:
+def read(value: str, ctx: BuildContext) -> BuildClaim:
+    """The claim of a value given to this kind's flag (`kinds.BuildKind.claim`)."""
     return from_push_log(Path(value), image=ctx.image)
-
-
-KIND = BuildKind(
-    flag=_FLAG,
-    stdin=True,
-    help="`docker push` output (line `TAG: digest: sha256:… size: N`).",
-    reader=_read,
-)
