@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from truedigest.errors import BodyTooLargeError, format_size
 
@@ -17,9 +18,9 @@ RUN_DEADLINE_FLOOR = 60.0
 RUN_DEADLINE_TIMEOUTS = 10
 
 
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """What a response body is, and the most decoded bytes it may hold.
+class Limit(NamedTuple):
+    """What a response body is, and the most decoded bytes it may hold (a NamedTuple:
+    no dataclass to build at start-up).
 
     Callers of `Transport.request` pass one, so an over-cap error names what was
     capped: `Limit("token response", 1 << 20)`, `Limit("CP pin table", 32 << 20)`.

@@ -21,14 +21,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol, overload
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
+from truedigest.base.lazyre import LazyPattern
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # RFC 3986 characters kept as they are in a path (and `?` in a query); `%` stays when
 # it starts an escape, anything else is percent-encoded as UTF-8.
 _PATH_SAFE = "!$&'()*+,;=:@/-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HOST = re.compile(r"[a-z0-9!$&'()*+,;=._~%-]*")
+_LONE_PERCENT = LazyPattern(r"%(?![0-9A-Fa-f]{2})")
+_HOST = LazyPattern(r"[a-z0-9!$&'()*+,;=._~%-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # What `URL._simple` reads: the characters of a path and query that need no escaping.
 _SIMPLE = re.compile(

@@ -16,7 +16,7 @@ import re
 import select
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from truedigest.oci import httpmodel
 from truedigest.oci.httpmodel import Request
@@ -133,8 +133,7 @@ class Conn:
             self.sock.close()
 
 
-@dataclass(slots=True)
-class Head:
+class Head(NamedTuple):
     """A final response's status line and fields, and how its body is framed."""
 
     status: int

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from truedigest.errors import NetworkError
 
@@ -54,10 +53,12 @@ def deadline_left(timeout: float | None, error: type[Exception]) -> float | None
     return left if timeout is None else min(timeout, left)
 
 
-@dataclass
 class _HostState:
-    failures: int = 0
-    last: NetworkError | None = None
+    __slots__ = ("failures", "last")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.last: NetworkError | None = None
 
 
 class HostGuard:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 START = 32
 """Requests in flight per host when a run starts (adaptive): half the cap. Each step
@@ -97,23 +97,27 @@ class Window:
         self.decreases += 1
 
 
-@dataclass
 class Ticket:
     """One request's place in the window: what the session learns while sending it."""
 
-    epoch: int
-    rtt: float | None = None
-    pushback: bool = False
+    __slots__ = ("epoch", "pushback", "rtt")
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.rtt: float | None = None
+        self.pushback = False
 
 
-@dataclass
 class HostPacer:
     """Blocks a request until its host's window has room. Thread-safe."""
 
-    window: Window = field(default_factory=Window)
-    in_flight: int = 0
-    peak: int = 0
-    _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    __slots__ = ("_cond", "in_flight", "peak", "window")
+
+    def __init__(self, window: Window | None = None) -> None:
+        self.window = window or Window()
+        self.in_flight = 0
+        self.peak = 0
+        self._cond = threading.Condition()
 
     def acquire(self) -> Ticket:
         """Wait for room in the window; the request's ticket (hand it to `release`)."""

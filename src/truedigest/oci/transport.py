@@ -19,8 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from truedigest.errors import NetworkError, RegistryError, TLSError
 from truedigest.oci import httpmodel, netguard
@@ -38,12 +37,14 @@ IDEMPOTENT = frozenset({"GET", "HEAD"})
 MAX_REDIRECTS = 5
 
 
-@dataclass
 class RequestStats:
     """Counts of requests actually sent, per host (for -v and scripts/bench)."""
 
-    by_host: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    __slots__ = ("by_host", "lock")
+
+    def __init__(self) -> None:
+        self.by_host: dict[str, int] = {}
+        self.lock = threading.Lock()
 
     def count(self, host: str) -> None:
         with self.lock:
@@ -94,9 +95,9 @@ def show_origin(url: URL) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-@dataclass
-class Response:
-    """A finished response with its (capped) body."""
+class Response(NamedTuple):
+    """A finished response with its (capped) body (a NamedTuple: no dataclass to build
+    at start-up)."""
 
     status: int
     headers: httpmodel.Headers

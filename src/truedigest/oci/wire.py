@@ -16,6 +16,7 @@ import re
 import zlib
 from datetime import UTC, datetime
 
+from truedigest.base.lazyre import LazyPattern
 from truedigest.errors import RegistryError
 
 _GZIP = frozenset({"gzip", "x-gzip"})
@@ -108,12 +109,14 @@ _MONTHS = {
 _TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})"
 _MON = r"([A-Za-z]{3})"
 # Sun, 06 Nov 1994 08:49:37 GMT
-_IMF = re.compile(rf"[A-Za-z]{{3}},\s+([0-9]{{1,2}})\s+{_MON}\s+([0-9]{{4}})\s+{_TIME}\s+GMT", re.A)
+_IMF = LazyPattern(
+    rf"[A-Za-z]{{3}},\s+([0-9]{{1,2}})\s+{_MON}\s+([0-9]{{4}})\s+{_TIME}\s+GMT", re.A
+)
 # Sunday, 06-Nov-94 08:49:37 GMT
-_RFC850 = re.compile(rf"[A-Za-z]{{6,9}},\s+([0-9]{{2}})-{_MON}-([0-9]{{2}})\s+{_TIME}\s+GMT", re.A)
+_RFC850 = LazyPattern(rf"[A-Za-z]{{6,9}},\s+([0-9]{{2}})-{_MON}-([0-9]{{2}})\s+{_TIME}\s+GMT", re.A)
 # Sun Nov  6 08:49:37 1994
-_ASCTIME = re.compile(rf"[A-Za-z]{{3}}\s+{_MON}\s+([0-9]{{1,2}})\s+{_TIME}\s+([0-9]{{4}})", re.A)
-_DELTA = re.compile(r"[0-9]+", re.A)
+_ASCTIME = LazyPattern(rf"[A-Za-z]{{3}}\s+{_MON}\s+([0-9]{{1,2}})\s+{_TIME}\s+([0-9]{{4}})", re.A)
+_DELTA = LazyPattern(r"[0-9]+", re.A)
 _MAX_DELTA_DIGITS = 12  # more is "a very long time"; the caller caps it anyway
 
 
@@ -199,7 +202,7 @@ def _links(header: str) -> list[tuple[str, dict[str, str]]]:
         links.append((target, params))
 
 
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.A)
+_TOKEN = LazyPattern(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.A)
 
 
 def _param(header: str, i: int) -> tuple[int, str, str]:

@@ -21,8 +21,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from truedigest.errors import ExitCode, OutputError
 from truedigest.render.safetext import safe_block
@@ -166,8 +165,7 @@ class GuardedStream(io.TextIOBase):
             raw.flush()  # what is still buffered drains into /dev/null
 
 
-@dataclass
-class Streams:
+class Streams(NamedTuple):
     stdout: GuardedStream
     stderr: GuardedStream
 

@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from truedigest.base import redact
+from truedigest.base.lazyre import LazyPattern
 from truedigest.errors import OutputError
 
 LINE_LIMIT = 1000  # characters of one error/warning/summary line before it is clipped
@@ -35,7 +36,7 @@ _UNSAFE_IN_LINE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 # Escape sequences a terminal needs from us (rich on a tty): keep ESC and CR there.
-_UNSAFE_ON_TTY = re.compile(
+_UNSAFE_ON_TTY = LazyPattern(
     "[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _LEADING_COMMAND = re.compile(r"^(\s*):(?=:)")
@@ -107,8 +108,8 @@ def many(lines: list[str], limit: int, *, what: str) -> list[str]:
 
 # -- headers in library exception text (-v causes, -vv tracebacks) ------------------
 
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic|negotiate)(\s+)([^\s'\",;]{6,})")
-_HEADER = re.compile(
+_AUTH_SCHEME = LazyPattern(r"(?i)\b(bearer|basic|negotiate)(\s+)([^\s'\",;]{6,})")
+_HEADER = LazyPattern(
     r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-registry-auth"
     r"|x-auth-token|private-token|x-api-key)(['\"]?\s*[:=,]\s*b?['\"]?)([^'\"\r\n]+)"
 )
