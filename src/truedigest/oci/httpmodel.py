@@ -197,12 +197,17 @@ class URL:
 
     def without_secrets(self) -> str:
         """The URL without userinfo, query or fragment: safe to print."""
-        return f"{self.scheme}://{self.netloc.decode()}{_quote(self.path, _PATH_SAFE)}"
+        return f"{self.scheme}://{self.netloc.decode()}{self._raw_path_only}"
+
+    @property
+    def _raw_path_only(self) -> str:
+        """The path as sent (escapes kept: `%2F` stays, unlike `path`)."""
+        return self.raw_path.decode("ascii").partition("?")[0]
 
     def _with(self, *, query: str) -> URL:
         auth = self.userinfo.decode("ascii") + "@" if self.userinfo else ""
         fragment = f"#{self.fragment}" if self.fragment else ""
-        path = _quote(self.path, _PATH_SAFE)
+        path = self._raw_path_only
         return URL(f"{self.scheme}://{auth}{self.netloc.decode()}{path}?{query}{fragment}")
 
     def __str__(self) -> str:

@@ -108,6 +108,7 @@ def test_join_resolves_as_httpx_does(target: str) -> None:
     [
         ("http://a/t?x=1&scope=a", {"scope": "b c", "service": "s"}),
         ("https://auth/token", {"scope": "repository:a/b:pull", "service": "reg.example"}),
+        ("https://auth/a%2Fb/token?x=%20y", {"scope": "s"}),  # an escaped slash stays
     ],
 )
 def test_merged_query_parameters_are_encoded_as_httpx_encodes_them(
@@ -121,6 +122,7 @@ def test_merged_query_parameters_are_encoded_as_httpx_encodes_them(
 def test_without_secrets_drops_userinfo_query_and_fragment() -> None:
     url = URL("https://user:pw@reg.example:5000/v2/x?_state=SECRET#frag")
     assert url.without_secrets() == "https://reg.example:5000/v2/x"
+    assert URL("http://a/v2/a%2Fb/x?q=1").without_secrets() == "http://a/v2/a%2Fb/x"
     assert (url.username, url.password) == ("user", "pw")
 
 
