@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -29,8 +28,7 @@ def default_registry_client(options: ClientOptions, **kwargs: Any) -> RegistryCl
     return RegistryClient(options, **kwargs)
 
 
-@dataclass(frozen=True, slots=True)
-class Wiring:
+class Wiring(NamedTuple):
     """What the commands build on: `registry_client(options, **kwargs)` makes the client
     (kwargs: `max_per_host`, from `--concurrency` of `tags`, `pins` and `whatis`)."""
 

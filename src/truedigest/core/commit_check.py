@@ -11,8 +11,8 @@ truth's registry source.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from truedigest.core.verdicts import verdict_of
 from truedigest.model.observation import Observation, Relation, Report, SourceKind, Status
@@ -27,11 +27,10 @@ WHERE_REVISIONS_LIVE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """`commit`, said by `said`, about the truth digest; judged on source `index`."""
+class Claim(NamedTuple):
+    """`commit`, said by `said`, about the truth digest; judged on report source `source`."""
 
-    index: int
+    source: int  # an index into the report's sources
     commit: str
     said: str
 
@@ -94,11 +93,11 @@ def apply_identity(
             if img.revision is not None and not same_commit(img.revision.commit, claim.commit)
         ]
         if wrong:
-            contradicted.add(claim.index)
-            notes.setdefault(claim.index, []).append(_other_commit(claim, wrong, identity))
+            contradicted.add(claim.source)
+            notes.setdefault(claim.source, []).append(_other_commit(claim, wrong, identity))
         elif not identity.known and not identity.problems:
-            unverifiable.add(claim.index)
-            notes.setdefault(claim.index, []).append(
+            unverifiable.add(claim.source)
+            notes.setdefault(claim.source, []).append(
                 f"commit {claim.commit} ({claim.said}) is unverifiable: the image records no "
                 f"revision ({WHERE_REVISIONS_LIVE})"
             )

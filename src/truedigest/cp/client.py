@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from truedigest.base import jsonutil
 from truedigest.errors import BodyTooLargeError, ControlPlaneError, CPTokenError, UsageError
@@ -25,8 +25,7 @@ PIN_BODY_CAP = 32 * 1024 * 1024
 PIN_TABLE_LIMIT = Limit("CP pin table", PIN_BODY_CAP)
 
 
-@dataclass(frozen=True, slots=True)
-class CPTarget:
+class CPTarget(NamedTuple):
     """One control plane: `--cp NAME=URL` plus the env var holding its token."""
 
     name: str

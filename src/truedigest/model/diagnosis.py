@@ -7,23 +7,20 @@ types live below both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from truedigest.errors import TruedigestError
 from truedigest.model.observation import Relation
 from truedigest.oci.digest import Digest
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
+class Diagnosis(NamedTuple):
     relation: Relation
     platform: str | None = None
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RelationUnknown:
+class RelationUnknown(NamedTuple):
     """The registry could not be asked how a digest relates (401, 429, 5xx …).
 
     The disagreement stands regardless; `reason` goes into the detail, `cause`

@@ -26,9 +26,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from truedigest.render.safetext import clean
 
@@ -59,28 +58,24 @@ TONE_STYLE: dict[Tone, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     header: str
     squeeze: bool = False  # may be cut (`…` at the end) when the table is wider than the screen
     min_width: int = 8  # a squeezed column keeps at least this many characters
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     cells: tuple[str, ...]
     tone: Tone = Tone.NEUTRAL
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     label: str  # what the note is about (a source id)
     text: str
     tone: Tone = Tone.WRONG
 
 
-@dataclass(frozen=True, slots=True)
-class Screen:
+class Screen(NamedTuple):
     title: str
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]

@@ -148,7 +148,7 @@ def test_claims_come_from_the_flag_a_sha_tag_and_rows_naming_the_truth() -> None
 
     claims = commit_claims(report_stale, "FEDCBA9")
 
-    said = [(c.index, c.commit, c.said) for c in claims]
+    said = [(c.source, c.commit, c.said) for c in claims]
     assert said == [
         (0, "fedcba9", "--git-sha"),
         (0, "1234567", "the tag :sha-1234567"),
