@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,11 +89,18 @@ def _lie(shown: str, what: str) -> RegistryError:
     )
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@functools.total_ordering  # not order=True: 4 generated methods cost start-up
+@dataclass(frozen=True, slots=True)
 class Platform:
     os: str
     architecture: str
     variant: str | None = None
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Platform):
+            return NotImplemented
+        mine = (self.os, self.architecture, self.variant)
+        return mine < (other.os, other.architecture, other.variant)
 
     @classmethod
     def parse(cls, text: str) -> Platform:
