@@ -91,13 +91,13 @@ class _Group(click.Group):
     ) -> None:
         """Click's shell completion (`_TRUEDIGEST_COMPLETE=bash_source truedigest`), its
         text written as text: click writes bytes, which the guarded stdout refuses."""
-        from click.shell_completion import get_completion_class
-
         if complete_var is None:
             complete_var = "_{}_COMPLETE".format(prog_name.replace("-", "_").replace(".", "_"))
         instruction = os.environ.get(complete_var.upper())
         if not instruction:
             return
+        from click.shell_completion import get_completion_class  # only when completing
+
         shell, _, action = instruction.partition("_")
         comp_cls = get_completion_class(shell)
         if comp_cls is None or action not in ("source", "complete"):

@@ -22,6 +22,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 
+from truedigest.base.lazyre import LazyPattern
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
 from truedigest.oci.digest import Digest
 
@@ -29,7 +30,7 @@ DOCKER_HUB = "registry-1.docker.io"
 # the names ParseNormalizedNamed canonicalises to Docker Hub, compared as written
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io"})
 _PATH_MAX = 255
-_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
+_IMAGE_ID = LazyPattern(r"[a-f0-9]{64}")
 
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)

@@ -29,17 +29,17 @@ from truedigest.errors import OutputError
 LINE_LIMIT = 1000  # characters of one error/warning/summary line before it is clipped
 
 # Controls, DEL, C1, lone surrogates, NEL/LS/PS, bidi embeddings/overrides/isolates.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = LazyPattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # The same, but leaving newline and tab alone (whole lines of our own making).
-_UNSAFE_IN_LINE = re.compile(
+_UNSAFE_IN_LINE = LazyPattern(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 # Escape sequences a terminal needs from us (rich on a tty): keep ESC and CR there.
 _UNSAFE_ON_TTY = LazyPattern(
     "[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-_LEADING_COMMAND = re.compile(r"^(\s*):(?=:)")
+_LEADING_COMMAND = LazyPattern(r"^(\s*):(?=:)")
 _LEGACY_COMMAND = "##["
 
 
@@ -78,7 +78,7 @@ def neutralise(line: str) -> str:
     return _LEADING_COMMAND.sub(r"\1:\\", line.replace(_LEGACY_COMMAND, "##\\["))
 
 
-_LINE_COMMAND = re.compile(r"(?m)^([^\S\n]*):(?=:)")
+_LINE_COMMAND = LazyPattern(r"(?m)^([^\S\n]*):(?=:)")
 
 
 def safe_block(text: str, *, tty: bool = False, line_start: bool = True) -> str:
