@@ -1,9 +1,11 @@
-"""A few calls at once, each on its own thread: the sources of one `verify` round.
+"""Calls at once on plain threads: the sources of one `verify` round (`gather`), and
+one call per item on a bounded number of workers (`each`: the tags of `tags`).
 
-`concurrent.futures` would do, but it imports `logging` (and `logging` imports
-`traceback`, `string`, `weakref`…): about 5 ms of every `verify` start-up on the CI
-machine, for a pool that lives one round. Bulk work (`tags`, `inspect`, `whatis`)
-keeps its thread pools.
+`concurrent.futures` would do, but it imports `logging` (about 5 ms of every
+`verify` start-up on the CI machine), and a pool's `map` makes a Future (a lock and
+a condition) per item that the caller then waits on one by one: for 3000 tags,
+thousands of thread hand-offs the workers below do without. `inspect` and `whatis`
+keep their thread pools.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
@@ -44,4 +47,43 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
     return results  # type: ignore[return-value]  # every slot was filled
 
 
-__all__ = ["gather"]
+def each(call: Callable[[Item], T], items: Sequence[Item], workers: int) -> list[T]:
+    """`call(item)` for every item, on at most `workers` threads; the results in
+    the items' order. The first exception a call raised (in the items' order) is
+    re-raised once every worker has stopped; workers stop taking items after one."""
+    results: list[T | None] = [None] * len(items)
+    errors: list[tuple[int, BaseException]] = []
+    queue = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if errors:
+                    return
+                taken = next(queue, None)
+            if taken is None:
+                return
+            index, item = taken
+            try:
+                results[index] = call(item)
+            except BaseException as exc:  # handed to the caller below
+                with lock:
+                    errors.append((index, exc))
+                return
+
+    threads = [
+        threading.Thread(target=work, name=f"truedigest-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(items))) - 1)
+    ]
+    for thread in threads:
+        thread.start()
+    work()  # the calling thread is one of the workers
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise min(errors, key=lambda pair: pair[0])[1]
+    return results  # type: ignore[return-value]  # every slot was filled
+
+
+__all__ = ["each", "gather"]

@@ -28,6 +28,7 @@ from truedigest.core.taggroups import (
     undated,
     with_created,
 )
+from truedigest.engine.fanout import each
 from truedigest.errors import NotFoundError, TruedigestError
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import CREATED, Manifest
@@ -89,15 +90,7 @@ def resolve_tags(
             if on_done is not None:
                 on_done(tag)
 
-    workers = _workers(client, concurrency)
-    results: list[Resolved | TagError]
-    if len(tags) <= 1 or workers == 1:
-        results = [one(t) for t in tags]
-    else:
-        with ThreadPoolExecutor(
-            max_workers=min(workers, len(tags)), thread_name_prefix="tags"
-        ) as pool:
-            results = list(pool.map(one, tags))
+    results = each(one, tags, _workers(client, concurrency))
     return tag_scan(repo, results, listed=len(tags) if listed is None else listed)
 
 

@@ -12,6 +12,7 @@ distinct Content-Length, no Transfer-Encoding but `chunked`. Bodies are RAW byte
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import select
 import socket
@@ -49,6 +50,11 @@ _INCOMPLETE = "peer closed connection without sending complete message body"
 _NO_ANSWER = "Server disconnected without sending a response."
 
 
+def _millis(seconds: float | None) -> int | None:
+    """A poll timeout: whole milliseconds, rounded up (0 stays 0: no wait)."""
+    return None if seconds is None else math.ceil(seconds * 1000)
+
+
 class Stale(Exception):
     """A reused connection failed before any answer byte: the server had closed it."""
 
@@ -58,9 +64,16 @@ class Stale(Exception):
 
 
 class Conn:
-    """One socket, its unread bytes, and whether it served a response before."""
+    """One socket, its unread bytes, and whether it served a response before.
 
-    __slots__ = ("buf", "got", "idle_since", "key", "poller", "reused", "sock")
+    A plain-TCP socket is non-blocking: a send is one `send` (a wait only when the
+    kernel's buffer is full) and a receive one `poll` (bounded by what is left of the
+    deadline) and one `recv`. Every blocking call hands the GIL to another thread and
+    back; with 64 requests in flight, the `settimeout` + poll-inside-`sendall`/`recv`
+    way cost three more of those per request. A TLS socket keeps socket timeouts
+    (an SSLSocket's non-blocking reads and writes need the other's readiness)."""
+
+    __slots__ = ("buf", "got", "idle_since", "key", "plain", "poller", "reused", "sock")
 
     def __init__(self, sock: socket.socket, key: tuple[str, str, int], poller: select.poll) -> None:
         self.sock = sock
@@ -71,6 +84,9 @@ class Conn:
         self.reused = False
         self.got = False  # an answer byte arrived for the current request
         self.idle_since = 0.0
+        self.plain = not hasattr(sock, "pending")  # not an ssl.SSLSocket (ssl loads lazily)
+        if self.plain:
+            sock.setblocking(False)
 
     def pending(self) -> bool:
         """Bytes read but not asked for (here or in the TLS layer)."""
@@ -82,8 +98,11 @@ class Conn:
     def send(self, data: bytes, limit: float | None) -> None:
         self.got = False
         try:
-            self.sock.settimeout(deadline_left(limit, httpmodel.WriteTimeout))
-            self.sock.sendall(data)
+            if self.plain:
+                self._send_plain(data, limit)
+            else:
+                self.sock.settimeout(deadline_left(limit, httpmodel.WriteTimeout))
+                self.sock.sendall(data)
         except TimeoutError:
             raise httpmodel.WriteTimeout("timed out sending the request") from None
         except OSError as exc:
@@ -92,10 +111,26 @@ class Conn:
                 raise Stale(error) from None
             raise error from None
 
+    def _send_plain(self, data: bytes, limit: float | None) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:  # the kernel's send buffer is full: wait for room
+                writable = select.poll()
+                writable.register(self.sock, select.POLLOUT)
+                if not writable.poll(_millis(deadline_left(limit, httpmodel.WriteTimeout))):
+                    raise TimeoutError from None
+                continue
+            view = view[sent:]
+
     def recv(self, size: int, limit: float | None) -> bytes:
         try:
-            self.sock.settimeout(deadline_left(limit, httpmodel.ReadTimeout))
-            data = self.sock.recv(size)
+            if self.plain:
+                data = self._recv_plain(size, limit)
+            else:
+                self.sock.settimeout(deadline_left(limit, httpmodel.ReadTimeout))
+                data = self.sock.recv(size)
         except TimeoutError:
             raise httpmodel.ReadTimeout("timed out reading the response") from None
         except OSError as exc:
@@ -106,6 +141,15 @@ class Conn:
         if data:
             self.got = True
         return data
+
+    def _recv_plain(self, size: int, limit: float | None) -> bytes:
+        while True:
+            if not self.poller.poll(_millis(deadline_left(limit, httpmodel.ReadTimeout))):
+                raise TimeoutError
+            try:
+                return self.sock.recv(size)
+            except BlockingIOError:  # woken without data after all: wait again
+                continue
 
     def line(self, most: int, limit: float | None) -> bytes:
         """The next line (without its CRLF or LF), at most `most` bytes."""

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from truedigest.engine.fanout import gather
+from truedigest.engine.fanout import each, gather
 
 
 def test_every_call_is_in_flight_at_once_and_results_keep_their_order() -> None:
@@ -41,3 +41,41 @@ def test_the_first_failure_in_order_is_raised_after_every_call_ended() -> None:
 
 def test_no_calls_no_results() -> None:
     assert gather([]) == []
+
+
+def test_each_keeps_the_items_order_and_never_runs_more_than_its_workers() -> None:
+    lock = threading.Lock()
+    running = peak = 0
+    barrier = threading.Barrier(3, timeout=30)  # three workers must overlap at least once
+
+    def call(n: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        if n < 3:
+            barrier.wait()
+        with lock:
+            running -= 1
+        return n * n
+
+    assert each(call, list(range(50)), 3) == [n * n for n in range(50)]
+    assert peak == 3
+
+
+def test_each_re_raises_the_first_failure_and_stops_taking_items() -> None:
+    calls: list[int] = []
+
+    def call(n: int) -> int:
+        calls.append(n)
+        if n == 0:
+            raise KeyError("first")
+        return n
+
+    with pytest.raises(KeyError, match="first"):
+        each(call, list(range(1000)), 1)  # one worker: the caller's thread
+    assert calls == [0]
+
+
+def test_each_on_no_items() -> None:
+    assert each(lambda n: n, [], 8) == []
