@@ -7,7 +7,6 @@ other for its types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,8 +41,10 @@ class Limit(NamedTuple):
 MANIFEST_LIMIT = Limit("manifest", MANIFEST_CAP)
 
 
-@dataclass(frozen=True, slots=True)
-class ClientOptions:
+class ClientOptions(NamedTuple):
+    """How the run's HTTP client behaves (a NamedTuple: no dataclass to build at
+    start-up; `_replace` makes a changed copy)."""
+
     plain_http: bool = False
     insecure: bool = False
     ca_file: Path | None = None
@@ -63,7 +64,7 @@ class ClientOptions:
 
     def with_wait(self, seconds: float) -> ClientOptions:
         """These options with `seconds` more run time (for `verify --wait`)."""
-        return replace(self, run_deadline=self.run_seconds + max(seconds, 0.0))
+        return self._replace(run_deadline=self.run_seconds + max(seconds, 0.0))
 
     @property
     def host_failures(self) -> int:
