@@ -122,29 +122,31 @@ class LeanTransport:
 
     def _checkout(self, key: Key, wait: float | None) -> Conn | None:
         """Take a slot (waiting at most `wait` seconds), then a live idle connection to
-        `key`; without one, None, and a new socket is counted (reserved)."""
-        dead: list[Conn] = []
+        `key`; without one, None, and a new socket is counted (reserved).
+
+        An idle connection is checked (a poll) outside the lock: a system call under
+        it would hold up every other request's checkout and release."""
         with self._lock:
             if self._busy >= self._max:
                 self._wait_for_slot(wait)
             self._busy += 1
-            idle = self._idle.get(key)
-            now = time.monotonic()
-            while idle:
-                conn = idle.pop()
-                if now - conn.idle_since < IDLE_EXPIRY and _quiet(conn):
-                    conn.reused = True
-                    break
-                self._open -= 1
-                dead.append(conn)
-            else:
-                conn = None
-                evicted = self._reserve_locked()
+        while True:
+            evicted = None
+            with self._lock:
+                idle = self._idle.get(key)
+                conn = idle.pop() if idle else None
+                if conn is None:
+                    evicted = self._reserve_locked()
+            if conn is None:
                 if evicted is not None:
-                    dead.append(evicted)
-        for stale in dead:
-            stale.close()
-        return conn
+                    evicted.close()
+                return None
+            if time.monotonic() - conn.idle_since < IDLE_EXPIRY and _quiet(conn):
+                conn.reused = True
+                return conn
+            with self._lock:
+                self._open -= 1
+            conn.close()
 
     def _wait_for_slot(self, wait: float | None) -> None:
         """With the lock held: until a slot is free, or raise httpmodel.PoolTimeout."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from truedigest.base.lazyre import LazyPattern
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
@@ -67,10 +67,10 @@ class ImageRef:
         return self.registry == other.registry and self.repository == other.repository
 
     def with_digest(self, digest: Digest) -> ImageRef:
-        return replace(self, digest=digest)
+        return ImageRef(self.registry, self.repository, self.tag, digest)
 
     def with_tag(self, tag: str) -> ImageRef:
-        return replace(self, tag=tag, digest=None)
+        return ImageRef(self.registry, self.repository, tag)  # once per tag of `tags`
 
     def __str__(self) -> str:
         text = self.name
