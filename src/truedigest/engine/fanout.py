@@ -10,6 +10,7 @@ keep their thread pools.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -53,23 +54,17 @@ def each(call: Callable[[Item], T], items: Sequence[Item], workers: int) -> list
     re-raised once every worker has stopped; workers stop taking items after one."""
     results: list[T | None] = [None] * len(items)
     errors: list[tuple[int, BaseException]] = []
-    queue = iter(enumerate(items))
-    lock = threading.Lock()
+    taken = itertools.count()  # next() on it is atomic: the workers share it, no lock
 
     def work() -> None:
-        while True:
-            with lock:
-                if errors:
-                    return
-                taken = next(queue, None)
-            if taken is None:
+        while not errors:
+            index = next(taken)
+            if index >= len(items):
                 return
-            index, item = taken
             try:
-                results[index] = call(item)
+                results[index] = call(items[index])
             except BaseException as exc:  # handed to the caller below
-                with lock:
-                    errors.append((index, exc))
+                errors.append((index, exc))  # list.append is atomic
                 return
 
     threads = [

@@ -71,9 +71,11 @@ class HostGuard:
 
     def check(self, host: str) -> None:
         """Raise (a copy of the last error, saying so) if `host` was given up."""
+        state = self._hosts.get(host)  # a dict read is atomic: no lock while all is well
+        if state is None or state.failures < self.threshold:
+            return
         with self._lock:
-            state = self._hosts.get(host)
-            if state is None or state.failures < self.threshold or state.last is None:
+            if state.failures < self.threshold or state.last is None:
                 return
             last, failures = state.last, state.failures
         raise type(last)(
@@ -88,7 +90,8 @@ class HostGuard:
             state.last = error
 
     def answered(self, host: str) -> None:
+        state = self._hosts.get(host)
+        if state is None or state.failures == 0:  # the usual case: nothing to reset
+            return
         with self._lock:
-            state = self._hosts.get(host)
-            if state is not None:
-                state.failures = 0
+            state.failures = 0
