@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Protocol, overload
+from typing import Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 from truedigest.base.lazyre import LazyPattern
+from truedigest.oci.httpheaders import Headers as Headers
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -110,7 +111,18 @@ class DecodingError(HTTPError):
 class URL:
     """An absolute or relative URL, normalised; immutable."""
 
-    __slots__ = ("fragment", "host", "path", "port", "query", "raw_path", "scheme", "userinfo")
+    __slots__ = (
+        "_netloc",
+        "fragment",
+        "host",
+        "path",
+        "port",
+        "query",
+        "raw_path",
+        "scheme",
+        "userinfo",
+    )
+    _netloc: bytes  # set on first use of `netloc`
 
     def __init__(self, text: str | URL) -> None:
         if isinstance(text, URL):
@@ -166,8 +178,12 @@ class URL:
     @property
     def netloc(self) -> bytes:
         """Host (IPv6 in brackets) and the port when it is not the scheme's default."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return (host if self.port is None else f"{host}:{self.port}").encode("ascii")
+        try:
+            return self._netloc
+        except AttributeError:  # first use: every request asks several times
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            self._netloc = (host if self.port is None else f"{host}:{self.port}").encode("ascii")
+            return self._netloc
 
     @property
     def username(self) -> str:
@@ -228,67 +244,6 @@ class URL:
 
 def _quote(text: str, safe: str) -> str:
     return quote(_LONE_PERCENT.sub("%25", text), safe=safe)
-
-
-def _decode(value: str | bytes) -> str:
-    if isinstance(value, str):
-        return value
-    if value.isascii():  # nearly always: skip the UTF-8 decoder's checks
-        return value.decode("ascii")
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
-
-
-class Headers:
-    """Header fields in order, names matched without regard to case. `get` joins a
-    repeated field's values with ", " (as HTTP and httpx do); `get_list` keeps them."""
-
-    __slots__ = ("_items", "_lower")
-
-    def __init__(
-        self, fields: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] = ()
-    ) -> None:
-        pairs = fields.items() if isinstance(fields, Mapping) else fields
-        self._items = [(_decode(name), _decode(value)) for name, value in pairs]
-        self._lower = [name.lower() for name, _ in self._items]  # looked up on every get
-
-    @overload
-    def get(self, name: str) -> str | None: ...
-
-    @overload
-    def get(self, name: str, default: str) -> str: ...
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        values = self.get_list(name)
-        return ", ".join(values) if values else default
-
-    def get_list(self, name: str) -> list[str]:
-        lower = name.lower()
-        items = self._items
-        return [items[i][1] for i, key in enumerate(self._lower) if key == lower]
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._lower
-
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([key for key, _ in self._items])
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return f"Headers({[key for key, _ in self._items]!r})"
 
 
 class Request:

@@ -116,7 +116,7 @@ class LeanTransport:
             self._discard(conn)
             raise
         body = Body(conn, head, timeouts.get("read"), self._release)
-        return RawResponse(head.status, Headers(head.fields), body)
+        return RawResponse(head.status, Headers.from_wire(head.fields), body)
 
     # --- the pool -----------------------------------------------------------------
 
