@@ -27,8 +27,6 @@ measures each round trip and passes it in, and tests drive `Window` with numbers
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 START = 32
 """Requests in flight per host when a run starts (adaptive): half the cap. Each step
@@ -151,14 +149,6 @@ class HostPacer:
             room = self.window.allowed - self.in_flight
             if room > 0:
                 self._cond.notify(room)
-
-    @contextmanager
-    def slot(self) -> Iterator[Ticket]:
-        ticket = self.acquire()
-        try:
-            yield ticket
-        finally:
-            self.release(ticket)
 
 
 __all__ = ["CAP", "LATENCY_FLOOR", "START", "HostPacer", "Ticket", "Window"]

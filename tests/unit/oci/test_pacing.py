@@ -8,7 +8,6 @@ shows that a 429 or 503 the transport retried reaches the window.
 from __future__ import annotations
 
 import threading
-from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -151,14 +150,14 @@ def test_a_fixed_window_is_within_one_and_the_cap(n: int) -> None:
 def test_the_pacer_admits_what_the_window_allows_and_wakes_a_waiter_on_release() -> None:
     pacer = HostPacer(Window.fixed_at(2))
     admitted = threading.Event()
-    with ExitStack() as stack:
-        stack.enter_context(pacer.slot())
-        stack.enter_context(pacer.slot())
+    held = [pacer.acquire(), pacer.acquire()]
+    try:
         assert pacer.in_flight == 2
 
         def third() -> None:
-            with pacer.slot():
-                admitted.set()
+            ticket = pacer.acquire()
+            admitted.set()
+            pacer.release(ticket)
 
         worker = threading.Thread(target=third)
         worker.start()
@@ -167,6 +166,9 @@ def test_the_pacer_admits_what_the_window_allows_and_wakes_a_waiter_on_release()
             worker.join(0.001)
         assert not admitted.is_set()
         assert pacer.in_flight == 2
+    finally:
+        for ticket in held:
+            pacer.release(ticket)
     worker.join()
     assert admitted.is_set()
     assert pacer.peak == 2
