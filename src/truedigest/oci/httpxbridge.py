@@ -35,8 +35,8 @@ class HttpxBridge:
         try:
             response = self.transport.handle_request(outgoing)
             response.request = outgoing
-            if response.is_stream_consumed or isinstance(response.stream, httpx.ByteStream):
-                # Built in memory by a handler: its body is there, decoded by httpx.
+            if response.is_stream_consumed:
+                # Built in memory by a handler (`content=`): its body is there, decoded.
                 body = _Body(iter([response.content]), response)
                 return RawResponse(response.status_code, _headers(response), body, decoded=True)
         except httpx.HTTPError as exc:

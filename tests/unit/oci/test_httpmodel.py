@@ -165,3 +165,15 @@ def test_an_injected_transports_in_memory_body_arrives_decoded() -> None:
     assert response.decoded
     assert b"".join(response.iter_raw()) == body
     response.close()
+
+
+def test_an_injected_transports_unread_stream_arrives_as_sent() -> None:
+    # `stream=` (not `content=`): httpx has not read it; its bytes come raw.
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=httpx.ByteStream(b"abc"))
+
+    bridge = HttpxBridge(httpx.MockTransport(answer))
+    response = bridge.handle_request(httpmodel.Request("GET", URL("http://a/"), []))
+    assert not response.decoded
+    assert b"".join(response.iter_raw()) == b"abc"
+    response.close()
