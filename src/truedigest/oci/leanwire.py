@@ -92,8 +92,7 @@ class Conn:
         """Bytes read but not asked for (here or in the TLS layer)."""
         if self.buf:
             return True
-        pending = getattr(self.sock, "pending", None)  # an ssl.SSLSocket's (ssl loads lazily)
-        return pending is not None and pending() > 0
+        return not self.plain and self.sock.pending() > 0  # type: ignore[attr-defined]
 
     def send(self, data: bytes, limit: float | None) -> None:
         self.got = False
