@@ -48,24 +48,24 @@ def run_verify(
     static = static_observations(plan)
     deadline = clock() + max(plan.wait, 0.0)
     rounds = 0
+    image_reads = [partial(observe_image, registry, ref, plan.platform) for ref in plan.images]
+    cp_reads = [
+        partial(
+            observe_cp,
+            cp_client,
+            target,
+            template=plan.template or "",
+            region=plan.region,
+            image=plan.images[0],
+            git_sha=plan.expected_git_sha,
+            require_git_sha=bool(plan.git_sha),
+        )
+        for target in plan.cps
+    ]
+    reads: list[Callable[[], object]] = [*image_reads, *cp_reads]
     while True:
         rounds += 1
-        image_reads = [partial(observe_image, registry, ref, plan.platform) for ref in plan.images]
-        cp_reads = [
-            partial(
-                observe_cp,
-                cp_client,
-                target,
-                template=plan.template or "",
-                region=plan.region,
-                image=plan.images[0],
-                git_sha=plan.expected_git_sha,
-                require_git_sha=bool(plan.git_sha),
-            )
-            for target in plan.cps
-        ]
-        reads: list[Callable[[], object]] = [*image_reads, *cp_reads]
-        results = gather(reads)  # every source at once
+        results = gather(reads)  # every source at once (the same reads each round)
         images = cast(list[tuple[Observation, Resolved | None]], results[: len(image_reads)])
         cps = cast(list[Observation], results[len(image_reads) :])
         observations = [obs for obs, _ in images] + cps
