@@ -36,6 +36,11 @@ NOT_FOR_RESOLVE = (
     "email.",
     "logging",
     "ssl",  # plain HTTP: no TLS
+    # Standard modules a resolve without a secret, a file or an IPv6 host never uses.
+    "pathlib",  # --ca-file and the other file options load it when given
+    "urllib.parse",  # URLs truedigest builds are read without it; it loads ipaddress
+    "ipaddress",  # a bracketed IPv6 registry host only
+    "base64",  # the first secret (redaction forms, Basic) and schema 1 signatures
     "rich",
     "pygments",
     "anyio",

@@ -10,9 +10,7 @@ exception text never reaches a terminal or a log. Standard library only.
 
 from __future__ import annotations
 
-import base64
 import threading
-import urllib.parse
 
 MASK = "***"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; they are not secrets worth the name
@@ -24,7 +22,13 @@ _pattern_cache: tuple[str, ...] | None = None
 
 def _forms(value: str) -> set[str]:
     """The shapes a secret takes in text: itself, base64 (Basic auth), URL-quoted,
-    and each line of it (a token holding CR/LF is split by whoever prints it)."""
+    and each line of it (a token holding CR/LF is split by whoever prints it).
+
+    base64 and urllib.parse load here, with the first secret: a run without one
+    (an anonymous `resolve`) does not pay for them at start-up."""
+    import base64
+    import urllib.parse
+
     forms = {value}
     raw = value.encode("utf-8", "surrogatepass")
     forms.add(base64.b64encode(raw).decode("ascii"))
@@ -46,6 +50,8 @@ def remember(value: str) -> None:
 
 def remember_basic(username: str, password: str) -> None:
     """Register the base64 of `username:password` (a Basic header's value)."""
+    import base64
+
     remember(password)
     pair = f"{username}:{password}".encode("utf-8", "surrogatepass")
     remember(base64.b64encode(pair).decode("ascii"))

@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +18,9 @@ from truedigest.cli import talk
 from truedigest.errors import UsageError
 from truedigest.oci.reference import parse_reference, parse_repository
 from truedigest.render.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +63,16 @@ def DigestParam() -> ParsedParam:
         return Digest.parse(text)
 
     return ParsedParam("DIGEST", parse)
+
+
+class PathParam(click.Path):
+    """click.Path with `pathlib.Path` values, importing pathlib only when one is given
+    (`path_type=Path` would load it in every command's start-up)."""
+
+    def coerce_path_result(self, value: Any) -> Any:
+        from pathlib import Path
+
+        return Path(value)
 
 
 class SecondsParam(click.ParamType):  # type: ignore[type-arg]
@@ -157,7 +169,7 @@ def registry_options(f: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--ca-file",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=PathParam(dir_okay=False),
                 envvar="TRUEDIGEST_CA_FILE",
                 help="PEM bundle of CAs to trust for the registry.",
             ),
@@ -204,7 +216,7 @@ def cp_options(*, pin_file_help: str) -> Callable[[F], F]:
             "--pin-file",
             "pin_files",
             multiple=True,
-            type=click.Path(path_type=Path),
+            type=PathParam(),
             help=f"{pin_file_help} (repeatable).",
         ),
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 import click
@@ -13,6 +12,7 @@ import click
 from truedigest.cli import talk
 from truedigest.cli.options import (
     ImageRefParam,
+    PathParam,
     PlatformParam,
     cp_options,
     output_option,
@@ -27,6 +27,8 @@ from truedigest.render.formats import OutputFormat
 from truedigest.sources import build as build_sources
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from truedigest.model.observation import Report
     from truedigest.oci.reference import ImageRef
     from truedigest.oci.transport import ClientOptions
@@ -54,7 +56,7 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = click.option(
             kind.flag,
             metavar=kind.metavar,
-            type=click.Path(path_type=Path) if kind.is_path else None,
+            type=PathParam() if kind.is_path else None,
             help=kind.help,
         )(wrapped)
     return wrapped
@@ -101,13 +103,13 @@ def build_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @output_option([OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.MARKDOWN], OutputFormat.TABLE)
 @click.option(
     "--summary-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathParam(dir_okay=False),
     envvar=["TRUEDIGEST_VERIFY_SUMMARY_FILE", "GITHUB_STEP_SUMMARY"],
     help="Append the markdown table here [default: $GITHUB_STEP_SUMMARY].",
 )
 @click.option(
     "--github-output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathParam(dir_okay=False),
     envvar=["TRUEDIGEST_VERIFY_GITHUB_OUTPUT", "GITHUB_OUTPUT"],
     help="Append verdict= and digest= here [default: $GITHUB_OUTPUT].",
 )

@@ -7,10 +7,12 @@ other for its types.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from truedigest.errors import BodyTooLargeError, format_size
+
+if TYPE_CHECKING:
+    from pathlib import Path  # an annotation only: `resolve` loads no pathlib
 
 MANIFEST_CAP = 4 * 1024 * 1024
 RUN_DEADLINE_FLOOR = 60.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 from truedigest.base.lazyre import LazyPattern
 from truedigest.oci.httpheaders import Headers as Headers
@@ -132,6 +131,8 @@ class URL:
         simple = _SIMPLE.fullmatch(text)
         if simple is not None and self._simple(simple):
             return
+        from urllib.parse import unquote, urlsplit  # not for the URLs truedigest builds
+
         try:
             parts = urlsplit(text)
             port = parts.port
@@ -187,16 +188,22 @@ class URL:
 
     @property
     def username(self) -> str:
+        from urllib.parse import unquote
+
         return unquote(self.userinfo.decode("ascii").partition(":")[0])
 
     @property
     def password(self) -> str:
+        from urllib.parse import unquote
+
         return unquote(self.userinfo.decode("ascii").partition(":")[2])
 
     def join(self, target: str) -> URL:
         """`target` resolved against this URL (RFC 3986); InvalidURL when malformed."""
         if not isinstance(target, str) or _CONTROL.search(target):
             raise InvalidURL("malformed URL")
+        from urllib.parse import urljoin
+
         try:
             return URL(urljoin(str(self), target))
         except ValueError:
@@ -204,6 +211,8 @@ class URL:
 
     def copy_merge_params(self, params: Mapping[str, str]) -> URL:
         """This URL with `params` in its query, replacing parameters of those names."""
+        from urllib.parse import parse_qsl, urlencode
+
         kept = [
             (k, v)
             for k, v in parse_qsl(self.query.decode("ascii"), keep_blank_values=True)
@@ -243,6 +252,8 @@ class URL:
 
 
 def _quote(text: str, safe: str) -> str:
+    from urllib.parse import quote
+
     return quote(_LONE_PERCENT.sub("%25", text), safe=safe)
 
 
@@ -314,4 +325,6 @@ class Sender(Protocol):
 
 def form_body(data: Mapping[str, str]) -> bytes:
     """`data` as application/x-www-form-urlencoded bytes."""
+    from urllib.parse import urlencode
+
     return urlencode(list(data.items())).encode("ascii")

@@ -18,7 +18,6 @@ must be 1-65535 and a bracketed IPv6 literal a valid IPv6 address.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -174,6 +173,8 @@ def is_valid_domain(text: str) -> bool:
         return False
     literal = m.group("ipv6")
     if literal is not None:
+        import ipaddress  # only a bracketed IPv6 host pays for the import
+
         try:
             ipaddress.IPv6Address(literal)
         except ValueError:

@@ -17,7 +17,6 @@ config (created, labels). Standard library only.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from typing import Any
 
@@ -119,6 +118,8 @@ def _object(data: bytes, shown: str, what: str) -> dict[str, Any]:
 
 
 def _b64url(text: str, shown: str) -> bytes:
+    import base64  # only a signed schema 1 manifest needs it
+
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
