@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import Any
 
 from truedigest.base import jsonutil
+from truedigest.base.value import Value, setfield
 from truedigest.errors import InvalidDigestError, InvalidReferenceError, RegistryError
 from truedigest.oci import schema1
 from truedigest.oci.digest import Digest
@@ -89,12 +89,18 @@ def _lie(shown: str, what: str) -> RegistryError:
     )
 
 
-@functools.total_ordering  # not order=True: 4 generated methods cost start-up
-@dataclass(frozen=True, slots=True)
-class Platform:
+@functools.total_ordering
+class Platform(Value):
+    _fields = ("os", "architecture", "variant")
+    __slots__ = _fields
     os: str
     architecture: str
-    variant: str | None = None
+    variant: str | None
+
+    def __init__(self, os: str, architecture: str, variant: str | None = None) -> None:
+        setfield(self, "os", os)
+        setfield(self, "architecture", architecture)
+        setfield(self, "variant", variant)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Platform):
@@ -143,14 +149,39 @@ class Platform:
 _DEFAULT_VARIANTS = {"arm64": "v8"}
 
 
-@dataclass(frozen=True, slots=True)
-class Descriptor:
+class Descriptor(Value):
+    _fields = (
+        "media_type",
+        "digest",
+        "size",
+        "platform",
+        "annotations",
+        "artifact_type",
+    )
+    __slots__ = _fields
+    _uncompared = ("annotations",)
     media_type: str
     digest: Digest
     size: int
-    platform: Platform | None = None
-    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-    artifact_type: str | None = None
+    platform: Platform | None
+    annotations: dict[str, str]
+    artifact_type: str | None
+
+    def __init__(
+        self,
+        media_type: str,
+        digest: Digest,
+        size: int,
+        platform: Platform | None = None,
+        annotations: dict[str, str] | None = None,
+        artifact_type: str | None = None,
+    ) -> None:
+        setfield(self, "media_type", media_type)
+        setfield(self, "digest", digest)
+        setfield(self, "size", size)
+        setfield(self, "platform", platform)
+        setfield(self, "annotations", {} if annotations is None else annotations)
+        setfield(self, "artifact_type", artifact_type)
 
     @property
     def is_attestation(self) -> bool:
@@ -184,8 +215,7 @@ class Descriptor:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
+class Manifest(Value):
     """A manifest exactly as served: the bytes and what they hash to.
 
     `payload` is set for a signed Docker schema 1 manifest only: the JWS payload its
@@ -193,12 +223,38 @@ class Manifest:
     its size is the payload's (as a descriptor of it would say).
     """
 
+    _fields = (
+        "repository",
+        "media_type",
+        "body",
+        "digest",
+        "header_digest",
+        "payload",
+    )
+    __slots__ = _fields
+    _hidden = ("body", "payload")
     repository: str
     media_type: str
-    body: bytes = field(repr=False)
+    body: bytes
     digest: Digest
-    header_digest: Digest | None = None
-    payload: bytes | None = field(default=None, repr=False)
+    header_digest: Digest | None
+    payload: bytes | None
+
+    def __init__(
+        self,
+        repository: str,
+        media_type: str,
+        body: bytes,
+        digest: Digest,
+        header_digest: Digest | None = None,
+        payload: bytes | None = None,
+    ) -> None:
+        setfield(self, "repository", repository)
+        setfield(self, "media_type", media_type)
+        setfield(self, "body", body)
+        setfield(self, "digest", digest)
+        setfield(self, "header_digest", header_digest)
+        setfield(self, "payload", payload)
 
     @property
     def hashed(self) -> bytes:

@@ -19,9 +19,9 @@ must be 1-65535 and a bracketed IPv6 literal a valid IPv6 address.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from truedigest.base.lazyre import LazyPattern
+from truedigest.base.value import Value, setfield
 from truedigest.errors import InvalidDigestError, InvalidReferenceError
 from truedigest.oci.digest import Digest
 
@@ -40,14 +40,23 @@ _HOST = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(Value):
     """A fully qualified image reference."""
 
+    _fields = ("registry", "repository", "tag", "digest")
+    __slots__ = _fields
     registry: str
     repository: str
-    tag: str | None = None
-    digest: Digest | None = None
+    tag: str | None
+    digest: Digest | None
+
+    def __init__(
+        self, registry: str, repository: str, tag: str | None = None, digest: Digest | None = None
+    ) -> None:
+        setfield(self, "registry", registry)
+        setfield(self, "repository", repository)
+        setfield(self, "tag", tag)
+        setfield(self, "digest", digest)
 
     @property
     def reference(self) -> str:

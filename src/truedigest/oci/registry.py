@@ -9,7 +9,6 @@ a claim, not proof. Requests in flight to one host are paced by
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 from truedigest.base import jsonutil
 from truedigest.errors import (
@@ -22,7 +21,6 @@ from truedigest.errors import (
 from truedigest.oci import schema1, taglist
 from truedigest.oci.digest import Digest
 from truedigest.oci.manifest import (
-    INDEX_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
     OCI_INDEX,
     Descriptor,
@@ -32,6 +30,7 @@ from truedigest.oci.manifest import (
     manifest_media_type,
 )
 from truedigest.oci.reference import ImageRef
+from truedigest.oci.resolved import Resolved as Resolved
 from truedigest.oci.session import RegistrySession, codes_suffix
 from truedigest.oci.taglist import DEFAULT_MAX_PAGES as DEFAULT_MAX_PAGES
 from truedigest.oci.taglist import DEFAULT_MAX_TAGS as DEFAULT_MAX_TAGS
@@ -43,32 +42,6 @@ send it): a registry that serves only what is accepted still answers for a schem
 tag, and distribution, which converts to schema 1 only when no schema 2 type is
 accepted, serves what it stores."""
 CONFIG_CAP = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """What a reference points at, straight from the registry."""
-
-    ref: ImageRef
-    digest: Digest
-    media_type: str
-    size: int
-    header_digest: Digest | None
-    manifest: Manifest | None = None
-    platform: Platform | None = None
-    index_digest: Digest | None = None
-    index: Manifest | None = field(default=None, repr=False, compare=False)
-    """With `platform`: the index the child was picked from, as served (so what follows
-    the child to its index, e.g. its provenance, need not fetch it again)."""
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
-
-    @property
-    def schema_version(self) -> int:
-        """1 for a legacy Docker schema 1 manifest, else 2."""
-        return 1 if self.media_type in schema1.SCHEMA1_MEDIA_TYPES else 2
 
 
 class RegistryClient(RegistrySession):
