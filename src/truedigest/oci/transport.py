@@ -194,7 +194,7 @@ class Transport:
                     hint="each run ends by 10 times --timeout (at least 60 s): raise --timeout",
                 )
             try:
-                resp = self._send_once(method, url, headers, limit, data, what, budget)
+                resp = self._send_once(method, url, host, headers, limit, data, what, budget)
             except (httpmodel.ConnectError, httpmodel.ConnectTimeout) as exc:
                 error = _network_error(url, exc)
                 self.hosts.failed(host, error)
@@ -225,6 +225,7 @@ class Transport:
         self,
         method: str,
         url: URL,
+        host: str,
         headers: Mapping[str, str],
         limit: Limit,
         data: Mapping[str, str] | None,
@@ -239,7 +240,7 @@ class Transport:
                 f"cannot send a request for {subject}: {type(exc).__name__} "
                 "(a header or URL holds characters HTTP cannot carry)"
             ) from None
-        self.stats.count(_host(url))
+        self.stats.count(host)
         with netguard.response_deadline(budget) as ends:
             resp = self.client.send(request)
             try:

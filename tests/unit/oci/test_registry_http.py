@@ -803,6 +803,30 @@ def test_sha512_header_is_checked_with_sha512(
     assert str(resolved.digest) == sha512
 
 
+@pytest.mark.parametrize("header_algorithm", ["sha256", "sha512"])
+@pytest.mark.parametrize("header_true", [True, False])
+def test_a_digest_reference_checks_a_header_of_any_algorithm(
+    router: respx.Router, make_client: MakeClient, header_algorithm: str, header_true: bool
+) -> None:
+    """The reference's algorithm hashes the body; a header in another algorithm is
+    checked with its own (the body is hashed again only then)."""
+    wanted = Digest.of_bytes(MANIFEST, "sha256")
+    served = MANIFEST if header_true else MANIFEST + b" "
+    header = str(Digest.of_bytes(served, header_algorithm))
+    router.get(f"{BASE}/v2/{REPO}/manifests/{wanted}").mock(
+        return_value=manifest_response(MANIFEST, header=header)
+    )
+    client = make_client()
+    ref = REF.with_digest(wanted)
+    if header_true:
+        assert client.resolve(ref).digest == wanted
+        return
+    with pytest.raises(DigestMismatchError) as caught:
+        client.resolve(ref)
+    assert f"header says {header}" in caught.value.message
+    assert str(Digest.of_bytes(MANIFEST, header_algorithm)) in caught.value.message
+
+
 @pytest.mark.parametrize(
     "header",
     [
