@@ -41,6 +41,11 @@ def _int(text: str) -> int:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int)
+"""One decoder for the run: `json.loads` with hooks builds a decoder and its scanner
+on every call (a manifest per tag of `tags`). Decoding keeps no state between calls."""
+
+
 def loads(data: bytes | str) -> Any:
     """Parse strict JSON; every failure is a ValueError (callers map it to their own error).
 
@@ -49,7 +54,9 @@ def loads(data: bytes | str) -> Any:
     magnitude 2**64 or more. Lone surrogates (`"\\ud800"`) are valid JSON and pass:
     whoever prints such a value must escape it."""
     try:
-        return json.loads(data, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        if not isinstance(data, str):  # as json.loads reads bytes (UTF-8/16/32, BOM)
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        return _DECODER.decode(data)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except UnicodeDecodeError as exc:

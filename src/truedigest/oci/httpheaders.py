@@ -52,8 +52,14 @@ class Headers:
     def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self.get_list(name)
-        return ", ".join(values) if values else default
+        key = _KEYS.get(name)  # the names the code asks for: no encode, no lower()
+        positions = self._index.get(_key(name) if key is None else key)
+        if not positions:
+            return default
+        raw = self._raw
+        if len(positions) == 1:  # nearly always: no list, no join
+            return _decode(raw[positions[0]][1])
+        return ", ".join([_decode(raw[i][1]) for i in positions])
 
     def get_list(self, name: str) -> list[str]:
         raw = self._raw
