@@ -30,17 +30,21 @@ MAX_CHUNK_LINE = 4096  # a chunk-size line, extensions included
 MAX_TRAILERS = 16 * 1024
 RECV = 65536
 
-_BLANK = re.compile(rb"\r?\n\r?\n")
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?")
 # One field a line: a token name, a colon, the value without surrounding blanks.
 # A line that does not match (obs-fold, no name, blank before the colon) is not found,
 # so fewer fields than lines means a malformed head.
-_FIELDS = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
-_FRAMING = re.compile(
-    rb"^(content-length|transfer-encoding|connection):[ \t]*(.*?)[ \t]*\r?$",
-    re.MULTILINE | re.IGNORECASE,
+# The value runs to its last character that is not a blank: only trailing blanks are
+# backtracked over (a lazy `.*?` tried the rest of the pattern at every character).
+_FIELDS = re.compile(
+    rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\r\n]*[^\r\n \t])?)[ \t]*\r?$",
+    re.MULTILINE,
 )
-_BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_FRAMING_LENGTHS = frozenset(len(name) for name in _FRAMING)
+# What a head may hold besides visible characters: tab, CR and LF (a CR only before
+# LF, checked by counting). `translate` deletes these; anything left is a control.
+_HEAD_TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\r\n"
 _TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: [!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -201,11 +205,15 @@ def read_head(conn: Conn, request: Request, limit: float | None) -> Head:
             if lines > MAX_FIELDS:
                 raise httpmodel.RemoteProtocolError(f"more than {MAX_FIELDS} header fields")
             fields = _FIELDS.findall(rest)
-            if len(fields) != lines or _BAD_HEAD.search(rest):
+            if (
+                len(fields) != lines
+                or rest.translate(None, _HEAD_TEXT)
+                or rest.count(b"\r") != rest.count(b"\r\n")
+            ):
                 raise httpmodel.RemoteProtocolError("malformed header field line")
         status = int(status_line[2])
         if status >= 200:
-            return _frame(status, status_line, fields, _FRAMING.findall(rest), request)
+            return _frame(status, status_line, fields, request)
         if status == 101:
             raise httpmodel.RemoteProtocolError("switching protocols was not asked for")
     raise httpmodel.RemoteProtocolError("too many interim (1xx) responses")
@@ -217,12 +225,12 @@ def _read_block(conn: Conn, limit: float | None) -> bytes:
     while True:
         if buf[:5] != b"HTTP/"[: len(buf)]:
             raise httpmodel.RemoteProtocolError("the answer is not HTTP/1.x")
-        blank = _BLANK.search(buf, start)
+        blank = _blank_line(buf, start)
         if blank is not None:
-            if blank.end() > MAX_HEAD:
+            if blank[1] > MAX_HEAD:
                 break
-            block = bytes(buf[: blank.start()])
-            del buf[: blank.end()]
+            block = bytes(buf[: blank[0]])
+            del buf[: blank[1]]
             return block
         if len(buf) > MAX_HEAD:
             break
@@ -239,19 +247,35 @@ def _read_block(conn: Conn, limit: float | None) -> bytes:
     raise httpmodel.RemoteProtocolError(f"response head over {MAX_HEAD} bytes")
 
 
+def _blank_line(buf: bytearray, start: int) -> tuple[int, int] | None:
+    """Where the first blank line (CRLF or bare LF endings) from `start` begins and
+    ends, or None: two `find`s, not a regular expression over the whole buffer."""
+    lf_lf = buf.find(b"\n\n", start)
+    lf_crlf = buf.find(b"\n\r\n", start)
+    if lf_lf < 0 and lf_crlf < 0:
+        return None
+    if lf_crlf < 0 or 0 <= lf_lf < lf_crlf:
+        begin, end = lf_lf, lf_lf + 2
+    else:
+        begin, end = lf_crlf, lf_crlf + 3
+    if begin > start and buf[begin - 1] == 0x0D:  # the CR of the line's CRLF
+        begin -= 1
+    return begin, end
+
+
 def _frame(
     status: int,
     status_line: re.Match[bytes],
     fields: list[tuple[bytes, bytes]],
-    framing: list[tuple[bytes, bytes]],
     request: Request,
 ) -> Head:
     reason = status_line[3] or b""
     keep = status_line[1] == b"1"
     lengths: list[bytes] = []
     codings: list[bytes] = []
-    for name, value in framing:  # the fields that frame the body, found by one search
-        lower = name.lower()
+    for name, value in fields:  # the few that frame the body (a length test skips most)
+        if len(name) not in _FRAMING_LENGTHS or (lower := name.lower()) not in _FRAMING:
+            continue
         if lower == b"content-length":
             lengths.extend(v.strip(b" \t") for v in value.split(b","))
         elif lower == b"transfer-encoding":
