@@ -277,7 +277,10 @@ def _frame(
         if len(name) not in _FRAMING_LENGTHS or (lower := name.lower()) not in _FRAMING:
             continue
         if lower == b"content-length":
-            lengths.extend(v.strip(b" \t") for v in value.split(b","))
+            if value.isdigit():  # the usual one: a single plain number
+                lengths.append(value)
+            else:
+                lengths.extend(v.strip(b" \t") for v in value.split(b","))
         elif lower == b"transfer-encoding":
             codings.extend(v.strip(b" \t").lower() for v in value.split(b","))
         elif lower == b"connection":

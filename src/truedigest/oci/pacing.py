@@ -124,19 +124,24 @@ class Ticket:
 class HostPacer:
     """Blocks a request until its host's window has room. Thread-safe."""
 
-    __slots__ = ("_cond", "in_flight", "peak", "window")
+    __slots__ = ("_cond", "_waiting", "in_flight", "peak", "window")
 
     def __init__(self, window: Window | None = None) -> None:
         self.window = window or Window()
         self.in_flight = 0
         self.peak = 0
+        self._waiting = 0  # requests blocked in acquire: release wakes only when there are
         self._cond = threading.Condition()
 
     def acquire(self) -> Ticket:
         """Wait for room in the window; the request's ticket (hand it to `release`)."""
         with self._cond:
             while self.in_flight >= self.window.allowed:
-                self._cond.wait()
+                self._waiting += 1
+                try:
+                    self._cond.wait()
+                finally:
+                    self._waiting -= 1
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
             return Ticket(self.window.epoch)
@@ -146,9 +151,10 @@ class HostPacer:
         with self._cond:
             self.in_flight -= 1
             self.window.completed(ticket.epoch, ticket.rtt, pushback=ticket.pushback)
-            room = self.window.allowed - self.in_flight
-            if room > 0:
-                self._cond.notify(room)
+            if self._waiting:
+                room = self.window.allowed - self.in_flight
+                if room > 0:
+                    self._cond.notify(room)
 
 
 __all__ = ["CAP", "LATENCY_FLOOR", "START", "HostPacer", "Ticket", "Window"]

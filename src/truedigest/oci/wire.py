@@ -39,6 +39,11 @@ class BodyDecoder:
 
     def __init__(self, content_encoding: str | None, subject: str) -> None:
         self.subject = subject
+        self._z: zlib._Decompress | None = None
+        self._fed = False
+        if not content_encoding:  # nearly every body: nothing to decode, nothing to check
+            self.coding: str | None = None
+            return
         codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
         codings = [c for c in codings if c and c != "identity"]
         if len(codings) > 1:
@@ -54,12 +59,10 @@ class BodyDecoder:
                 "which truedigest does not decode; refused",
                 hint="truedigest asks for gzip only; a proxy may be rewriting responses",
             )
-        self._z: zlib._Decompress | None = None
         if self.coding in _GZIP:
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif self.coding == _DEFLATE:
             self._z = zlib.decompressobj(zlib.MAX_WBITS)
-        self._fed = False
 
     def feed(self, data: bytes, room: int) -> bytes:
         """Decoded bytes of `data`: at most `room + 1` of them."""
