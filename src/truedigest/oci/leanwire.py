@@ -47,8 +47,10 @@ _FRAMING_LENGTHS = frozenset(len(name) for name in _FRAMING)
 _HEAD_TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\r\n"
 _TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: [!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
+# What a field value may hold (tab and visible bytes) and what a request target may
+# (visible ASCII): `translate` deletes these, and anything left is illegal.
+_VALUE_TEXT = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+_TARGET_TEXT = bytes(range(0x21, 0x7F))
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _INCOMPLETE = "peer closed connection without sending complete message body"
 _NO_ANSWER = "Server disconnected without sending a response."
@@ -382,12 +384,13 @@ def encode_request(request: Request) -> bytes:
     """The request line, fields and body; httpmodel.LocalProtocolError if HTTP cannot carry it."""
     method = request.method.encode("ascii", "replace")
     target = request.url.raw_path
-    if not _TOKEN.fullmatch(method) or not target or _BAD_TARGET.search(target):
+    if not _TOKEN.fullmatch(method) or not target or target.translate(None, _TARGET_TEXT):
         raise httpmodel.LocalProtocolError("illegal request line")
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     raw = request.raw_headers
     names = b" ".join([name for name, _ in raw])
-    if raw and (not _TOKENS.fullmatch(names) or _BAD_VALUE.search(b"".join([v for _, v in raw]))):
+    values = b"".join([v for _, v in raw])
+    if raw and (not _TOKENS.fullmatch(names) or values.translate(None, _VALUE_TEXT)):
         raise httpmodel.LocalProtocolError("illegal header name or value")
     for name, value in raw:
         parts += (name, b": ", value, b"\r\n")

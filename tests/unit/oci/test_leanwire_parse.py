@@ -1,4 +1,5 @@
-"""The response-head parser against its previous implementation, as the oracle.
+"""The response-head parser and the request encoder's checks against their previous
+implementation, as the oracle.
 
 `leanwire` finds the blank line with two `find`s and frames the body from the fields
 it parsed, where it used regular expressions over the whole head (`OLD_*` below, as
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from truedigest.oci import httpmodel
 from truedigest.oci.httpmodel import URL, Request
-from truedigest.oci.leanwire import Head, _blank_line, read_head
+from truedigest.oci.leanwire import Head, _blank_line, encode_request, read_head
 
 OLD_BLANK = re.compile(rb"\r?\n\r?\n")
 OLD_FIELDS = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
@@ -25,6 +26,8 @@ OLD_FRAMING = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 OLD_BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+OLD_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+OLD_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f-\xff]")
 
 LINE_BYTES = st.binary(max_size=12) | st.sampled_from(
     [b"a", b" ", b"\t", b":", b"\r", b"\n", b"\r\n", b"\x01", b"\x7f", b"\xff", b","]
@@ -150,3 +153,29 @@ def _old_framing(framing: list[tuple[bytes, bytes]]) -> tuple[int | None, bool, 
 def test_what_the_old_parser_refused_is_refused(rest: bytes) -> None:
     assert _old_parse(rest) is None
     assert _new_parse(rest) == "malformed header field line"
+
+
+def _encodes(target: bytes, value: bytes) -> bool:
+    request = Request("GET", URL("http://r.example/"), [], b"", {})
+    request.url.raw_path = target  # the target as the URL would carry it
+    request.raw_headers = [(b"X-A", value)]
+    try:
+        encode_request(request)
+    except httpmodel.LocalProtocolError:
+        return False
+    return True
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(min_size=1, max_size=16), st.binary(max_size=16))
+@example(b"/a b", b"ok")
+@example(b"/\xff", b"ok")
+@example(b"/v2/", b"tab\there")
+@example(b"/v2/", b"new\nline")
+@example(b"/v2/", b"del\x7f")
+@example(b"/v2/", b"high\xff")
+def test_a_request_is_refused_exactly_when_the_old_checks_refused_it(
+    target: bytes, value: bytes
+) -> None:
+    old_ok = not OLD_BAD_TARGET.search(target) and not OLD_BAD_VALUE.search(value)
+    assert _encodes(target, value) == old_ok
