@@ -34,7 +34,8 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -71,7 +72,7 @@ class LatencyProxy:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._links: set[_Link] = set()
         self._lock = threading.Lock()
         self._connections = 0
         self._active = 0
@@ -173,7 +174,7 @@ class LatencyProxy:
         try:
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._handle, self.listen_host, self.port)
+                    loop.create_server(lambda: _Link(self), self.listen_host, self.port)
                 )
             except OSError as exc:
                 self._start_error = exc
@@ -183,121 +184,234 @@ class LatencyProxy:
             loop.run_forever()
         finally:
             self._ready.set()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for link in list(self._links):
+            link.abort()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
 
-    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        # stop() cancels open connections; asyncio would log a cancelled handler task.
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._serve(client_r, client_w)
-
-    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        accepted = loop.time()
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+    def _count(self, up: bool, size: int) -> None:
         with self._lock:
-            self._connections += 1
-            self._active += 1
-        upstream_w: asyncio.StreamWriter | None = None
-        try:
-            try:
-                upstream_r, upstream_w = await asyncio.open_connection(
-                    self.upstream_host, self.upstream_port
-                )
-            except OSError:
-                return
-            # Over a real link the client could send its first byte one RTT after SYN.
-            not_before = accepted + 2 * self.delay if self.handshake else accepted
-            pipes = [
-                asyncio.ensure_future(self._pipe(client_r, upstream_w, not_before, up=True)),
-                asyncio.ensure_future(self._pipe(upstream_r, client_w, accepted, up=False)),
-            ]
-            try:
-                # A reset on either side ends both directions.
-                await asyncio.wait(pipes, return_when=asyncio.FIRST_EXCEPTION)
-            finally:
-                for pipe in pipes:
-                    pipe.cancel()
-                await asyncio.gather(*pipes, return_exceptions=True)
-        finally:
-            for writer in (client_w, upstream_w):
-                if writer is not None:
-                    writer.close()
-            for writer in (client_w, upstream_w):
-                if writer is not None:
-                    with contextlib.suppress(Exception):
-                        await writer.wait_closed()
-            with self._lock:
-                self._active -= 1
-            if task is not None:
-                self._tasks.discard(task)
+            if up:
+                self._bytes_up += size
+            else:
+                self._bytes_down += size
 
-    async def _pipe(
+
+class _Direction:
+    """One direction of a connection: chunks held until `arrival + delay` (at the
+    earliest `not_before + delay`), then written in order. Each chunk gets its own
+    timer, and a timer releases the oldest held chunk, so order survives timers that
+    fall due at the same instant."""
+
+    __slots__ = (
+        "_delay",
+        "_held",
+        "_loop",
+        "_not_before",
+        "_on_end",
+        "_proxy",
+        "_ready",
+        "_up",
+        "ended",
+        "target",
+    )
+
+    def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        proxy: LatencyProxy,
+        loop: asyncio.AbstractEventLoop,
         not_before: float,
+        on_end: Callable[[], None],
         *,
         up: bool,
     ) -> None:
-        """Copy reader → writer, each chunk released at max(arrival, not_before) + delay."""
+        self._proxy = proxy
+        self._on_end = on_end
+        self.ended = False  # the end of stream was passed on
+        self._loop = loop
+        self._delay = proxy.delay
+        self._not_before = not_before
+        self._up = up
+        self._held: deque[bytes] = deque()  # b"": the sender's end of stream
+        self._ready: list[bytes] = []  # released before the target was connected
+        self.target: asyncio.Transport | None = None
+
+    def hold(self, data: bytes) -> None:
+        self._held.append(data)
+        release = max(self._loop.time(), self._not_before) + self._delay
+        self._loop.call_at(release, self._release)
+
+    def connected(self, target: asyncio.Transport) -> None:
+        self.target = target
+        ready, self._ready = self._ready, []
+        for data in ready:
+            self._write(data)
+
+    def _release(self) -> None:
+        if not self._held:
+            return  # aborted meanwhile
+        data = self._held.popleft()
+        if self.target is None:
+            self._ready.append(data)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        target = self.target
+        if target is None or target.is_closing():
+            return
+        if not data:  # the sender finished: pass the half-close on, or close
+            self.ended = True
+            if target.can_write_eof():
+                with contextlib.suppress(OSError):
+                    target.write_eof()
+            else:
+                target.close()
+            self._on_end()
+            return
+        target.write(data)
+        self._proxy._count(self._up, len(data))
+
+    def clear(self) -> None:
+        self._held.clear()
+        self._ready.clear()
+
+
+class _Link(asyncio.Protocol):
+    """A client's connection and its upstream connection (`_Upstream`), in one loop.
+
+    asyncio protocols, not streams: a chunk costs a timer and a write, where a
+    reader task, a queue, a sleep and a drain per chunk made the proxy itself a
+    large share of a 2-core machine's load during the bench's bulk rows."""
+
+    def __init__(self, proxy: LatencyProxy) -> None:
+        self.proxy = proxy
+        self.client: asyncio.Transport | None = None
+        self.upstream: asyncio.Transport | None = None
+        self.up: _Direction | None = None
+        self.down: _Direction | None = None
+        self._open = 0  # transports of this link not yet lost
+        self._connecting: asyncio.Task[None] | None = None
+
+    # -- the client side
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        accepted = loop.time()
+        proxy = self.proxy
+        self.client = transport
+        self._open = 1
+        proxy._links.add(self)
+        with proxy._lock:
+            proxy._connections += 1
+            proxy._active += 1
+        # Over a real link the client could send its first byte one RTT after SYN.
+        not_before = accepted + 2 * proxy.delay if proxy.handshake else accepted
+        self.up = _Direction(proxy, loop, not_before, self._ended, up=True)
+        self.down = _Direction(proxy, loop, accepted, self._ended, up=False)
+        self.down.connected(transport)
+        self._connecting = loop.create_task(self._connect(loop))
 
-        async def read() -> None:
-            try:
-                while True:
-                    data = await reader.read(_CHUNK)
-                    queue.put_nowait((max(loop.time(), not_before) + self.delay, data))
-                    if not data:
-                        return
-            except OSError:
-                queue.put_nowait((loop.time(), b""))
-
-        async def write() -> None:
-            while True:
-                release, data = await queue.get()
-                wait = release - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not data:
-                    # The sender finished: pass the half-close on, or close.
-                    if writer.can_write_eof():
-                        with contextlib.suppress(OSError):
-                            writer.write_eof()
-                    else:
-                        writer.close()
-                    return
-                writer.write(data)
-                with self._lock:
-                    if up:
-                        self._bytes_up += len(data)
-                    else:
-                        self._bytes_down += len(data)
-                await writer.drain()
-
-        reading = asyncio.ensure_future(read())
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
+        proxy = self.proxy
         try:
-            await write()
-        finally:
-            if not reading.done():
-                reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await reading
+            transport, _ = await loop.create_connection(
+                lambda: _Upstream(self), proxy.upstream_host, proxy.upstream_port
+            )
+        except OSError:
+            self.abort()
+            return
+        if self.client is None or self.client.is_closing():
+            transport.close()
+            return
+        assert isinstance(transport, asyncio.Transport)
+        assert self.up is not None
+        self.upstream = transport
+        self._open += 1
+        self.up.connected(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.up is not None:
+            self.up.hold(data)
+
+    def eof_received(self) -> bool:
+        if self.up is not None:
+            self.up.hold(b"")
+        return True  # keep the client's side open for the answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost()
+
+    # flow control: a full write buffer on one side pauses reading on the other
+    def pause_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.resume_reading()
+
+    # -- both sides
+    def _ended(self) -> None:
+        """Both directions passed their end of stream on: the exchange is over."""
+        if self.up is not None and self.down is not None and self.up.ended and self.down.ended:
+            for transport in (self.client, self.upstream):
+                if transport is not None:
+                    transport.close()
+
+    def abort(self) -> None:
+        """Close both connections at once (a reset on either side ends both)."""
+        for direction in (self.up, self.down):
+            if direction is not None:
+                direction.clear()
+        for transport in (self.client, self.upstream):
+            if transport is not None:
+                transport.abort()
+        if self.upstream is None:  # no upstream transport will be lost
+            self._open = min(self._open, 1)
+
+    def _lost(self) -> None:
+        self._open -= 1
+        if self._open > 0:
+            self.abort()  # the other side goes too
+            return
+        if self in self.proxy._links:
+            self.proxy._links.discard(self)
+            with self.proxy._lock:
+                self.proxy._active -= 1
+
+
+class _Upstream(asyncio.Protocol):
+    """The upstream side of a `_Link`."""
+
+    def __init__(self, link: _Link) -> None:
+        self.link = link
+
+    def data_received(self, data: bytes) -> None:
+        if self.link.down is not None:
+            self.link.down.hold(data)
+
+    def eof_received(self) -> bool:
+        if self.link.down is not None:
+            self.link.down.hold(b"")
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link._lost()
+
+    def pause_writing(self) -> None:
+        if self.link.client is not None:
+            self.link.client.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.link.client is not None:
+            self.link.client.resume_reading()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
