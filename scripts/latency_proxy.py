@@ -6,10 +6,11 @@ chunk for `delay` seconds in each direction, so a request/response exchange cost
 one round trip of `2 * delay` on top of whatever the upstream takes.
 
 Chunks are not delayed by sleeping before the next read: each direction of a
-connection has a queue of (release time, bytes) entries, the reader stamps every
-chunk with `arrival + delay` and keeps reading, and a writer task releases the
-chunks in order when their time comes. So a stream of chunks keeps its throughput
-and only gains latency, and order is preserved per connection.
+connection holds its chunks in order, each with a timer at `arrival + delay`, and
+keeps reading; a timer releases the oldest held chunk. So a stream of chunks keeps
+its throughput and only gains latency, and order is preserved per connection. It
+is built on asyncio protocols (a chunk costs a timer and a write), so the proxy
+takes as little as it can of the machine the bench measures on.
 
 With `handshake=True` (the default) a new connection also pays the TCP handshake
 a real link would cost: the kernel accepts loopback connections at once, so the
