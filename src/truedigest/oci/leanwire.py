@@ -31,24 +31,21 @@ MAX_TRAILERS = 16 * 1024
 RECV = 65536
 
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?\r?")
-# One field a line: a token name, a colon, the value without surrounding blanks.
-# A line that does not match (obs-fold, no name, blank before the colon) is not found,
-# so fewer fields than lines means a malformed head.
-# The value runs to its last character that is not a blank: only trailing blanks are
-# backtracked over (a lazy `.*?` tried the rest of the pattern at every character).
+# One field a line: a token name, a colon, the value without surrounding blanks (it
+# ends at its last non-blank: only trailing blanks are backtracked over). A line that
+# does not match (obs-fold, no name, blank before the colon) is not found, so fewer
+# fields than lines means a malformed head.
 _FIELDS = re.compile(
     rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\r\n]*[^\r\n \t])?)[ \t]*\r?$",
     re.MULTILINE,
 )
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 _FRAMING_LENGTHS = frozenset(len(name) for name in _FRAMING)
-# What a head may hold besides visible characters: tab, CR and LF (a CR only before
-# LF, checked by counting). `translate` deletes these; anything left is a control.
+# What a response head, a request's field values and its target may hold: `translate`
+# deletes these, and anything left is illegal (a head's CR only before LF: counted).
 _HEAD_TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\r\n"
 _TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: [!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# What a field value may hold (tab and visible bytes) and what a request target may
-# (visible ASCII): `translate` deletes these, and anything left is illegal.
 _VALUE_TEXT = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
 _TARGET_TEXT = bytes(range(0x21, 0x7F))
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
@@ -252,14 +249,11 @@ def _read_block(conn: Conn, limit: float | None) -> bytes:
 def _blank_line(buf: bytearray, start: int) -> tuple[int, int] | None:
     """Where the first blank line (CRLF or bare LF endings) from `start` begins and
     ends, or None: two `find`s, not a regular expression over the whole buffer."""
-    lf_lf = buf.find(b"\n\n", start)
-    lf_crlf = buf.find(b"\n\r\n", start)
+    lf_lf, lf_crlf = buf.find(b"\n\n", start), buf.find(b"\n\r\n", start)
     if lf_lf < 0 and lf_crlf < 0:
         return None
-    if lf_crlf < 0 or 0 <= lf_lf < lf_crlf:
-        begin, end = lf_lf, lf_lf + 2
-    else:
-        begin, end = lf_crlf, lf_crlf + 3
+    use_lf = lf_crlf < 0 or 0 <= lf_lf < lf_crlf
+    begin, end = (lf_lf, lf_lf + 2) if use_lf else (lf_crlf, lf_crlf + 3)
     if begin > start and buf[begin - 1] == 0x0D:  # the CR of the line's CRLF
         begin -= 1
     return begin, end
