@@ -9,6 +9,7 @@ context, 25-50 ms of certificate parsing, waits for the first https request).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,6 +80,9 @@ main(sys.argv[2:])
 def _handler(req: Request) -> Answer:
     if req.path == f"/v2/{REPO}/manifests/v1":
         return Answer(200, [("Content-Type", OCI_MANIFEST)], IMAGE.manifest)
+    if req.path == f"/v2/{REPO}/tags/list":
+        listing = json.dumps({"name": REPO, "tags": ["v1"]}).encode()
+        return Answer(200, [("Content-Type", "application/json")], listing)
     return Answer(404)
 
 
@@ -124,6 +128,22 @@ def test_resolve_imports_only_what_it_uses(registry: HostileServer, tmp_path: Pa
     modules = _imported(proc.stderr)
     assert {"truedigest.cli.resolve", "truedigest.oci.registry", "truedigest.oci.lean"} <= modules
     assert _heavy(modules, NOT_FOR_RESOLVE) == set()
+
+
+def test_tags_piped_imports_no_logging_and_no_renderer(
+    registry: HostileServer, tmp_path: Path
+) -> None:
+    """`tags` in a CI log: its fan-outs are plain threads (concurrent.futures loads
+    logging), and piped output draws no progress bar (no rich)."""
+    repo = f"{registry.host}/{REPO}"
+    args = ["-X", "importtime", "-m", "truedigest", "tags", "--plain-http", "-o", "json", repo]
+    proc = _run(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)
+    modules = _imported(proc.stderr)
+    assert "truedigest.engine.tags_run" in modules
+    heavy = ("logging", "concurrent.futures", "rich", "httpx", "truedigest.cli.verify")
+    assert _heavy(modules, heavy) == set()
 
 
 @pytest.mark.parametrize("flag", ["--version", "--help"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from truedigest.core.facts import has_image_config
@@ -135,11 +134,9 @@ def date_groups(
             f"(more than {budget})"
         )
         return replace(scan, dating_skipped=note)
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(_workers(client, concurrency), len(todo))),
-        thread_name_prefix="created",
-    ) as pool:
-        answers = list(pool.map(lambda pair: _created_of(client, repo, pair[1]), todo))
+    # fanout.each, not a ThreadPoolExecutor: concurrent.futures loads logging at start-up
+    workers = _workers(client, concurrency)
+    answers = each(lambda pair: _created_of(client, repo, pair[1]), todo, workers)
     found = {g.digest: created for (g, _), created in zip(todo, answers, strict=True) if created}
     return replace(scan, groups=with_created(scan.groups, found), created_requests=cost)
 
