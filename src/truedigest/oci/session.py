@@ -100,6 +100,9 @@ class RegistrySession:
         return self.fixed_per_host or CAP
 
     def pacer(self, registry: str) -> HostPacer:
+        pacer = self._pacers.get(registry)  # a dict read is atomic: no lock once made
+        if pacer is not None:
+            return pacer
         with self._pacers_guard:
             pacer = self._pacers.get(registry)
             if pacer is None:
@@ -149,10 +152,9 @@ class RegistrySession:
     ) -> Response:
         """One logical request: auth rounds on 401, redirects and retries below."""
         url = self.base_url(ref.registry) + path
-        scope = pull_scope(ref.repository)
         headers = {"Accept": accept}
         if self._auth is not None:  # none yet: no 401 seen, nothing to offer
-            headers.update(self._auth.headers_for(ref.registry, scope))
+            headers.update(self._auth.headers_for(ref.registry, pull_scope(ref.repository)))
         pacer = self.pacer(ref.registry)
         ticket = pacer.acquire()  # not a `with`: a generator context costs every request
         self._sending.ticket = ticket
@@ -164,14 +166,16 @@ class RegistrySession:
                     ticket.pushback = True
                 if resp.status != 401:
                     # one round trip, unless a 401 (and a token fetch) or a redirect came first
-                    direct = attempt == 0 and str(resp.url) == url
+                    direct = attempt == 0 and not resp.redirected
                     ticket.rtt = time.perf_counter() - sent if direct else None
                     break
                 if attempt == _AUTH_ROUNDS - 1:
                     raise AuthError(f"{ref.registry} kept answering 401 for {what}")
                 headers = {
                     "Accept": accept,
-                    **self.auth.answer(ref.registry, scope, resp, sent=headers, url=url),
+                    **self.auth.answer(
+                        ref.registry, pull_scope(ref.repository), resp, sent=headers, url=url
+                    ),
                 }
         finally:
             self._sending.ticket = None

@@ -103,6 +103,7 @@ class Response(NamedTuple):
     headers: httpmodel.Headers
     body: bytes
     url: URL
+    redirected: bool = False  # `url` is where a redirect led, not the URL asked for
 
 
 class Transport:
@@ -146,10 +147,10 @@ class Transport:
             limit = MANIFEST_LIMIT if cap is None else Limit(what or "response", cap)
         current = _url(url, what)
         hdrs = dict(headers or {})
-        for _ in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             resp = self._send_with_retry(method, current, hdrs, limit, data, what)
             if not (follow and method in IDEMPOTENT and resp.status in (301, 302, 303, 307, 308)):
-                return resp
+                return resp._replace(redirected=True) if hop else resp
             location = resp.headers.get("location")
             if not location:
                 return resp

@@ -312,7 +312,10 @@ def test_same_origin_redirect_keeps_authorization(
     resp = make_transport(router, fake_time).request("GET", URL, headers=AUTH)
     assert resp.body == b"ok"
     assert str(resp.url) == "https://reg.example/v2/app/blobs/x"
+    assert resp.redirected  # the session takes no round-trip sample from it
     assert target.calls.last.request.headers["Authorization"] == AUTH["Authorization"]
+    direct = make_transport(router, fake_time).request("GET", "https://reg.example/v2/app/blobs/x")
+    assert not direct.redirected
 
 
 @pytest.mark.parametrize(
