@@ -44,12 +44,12 @@ class BodyDecoder:
         if not content_encoding:  # nearly every body: nothing to decode, nothing to check
             self.coding: str | None = None
             return
-        codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
         codings = [c for c in codings if c and c != "identity"]
         if len(codings) > 1:
             raise RegistryError(
                 f"{subject} came with stacked Content-Encodings "
-                f"({_shown(content_encoding or '')}); refused",
+                f"({_shown(content_encoding)}); refused",
                 hint="a server or proxy that compresses twice is broken or hostile",
             )
         self.coding = codings[0] if codings else None
