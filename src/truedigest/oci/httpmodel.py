@@ -172,6 +172,8 @@ class URL:
         self.scheme, self.host, self.path, self.fragment = scheme, host, path, ""
         self.port = None if number == DEFAULT_PORTS[scheme] else number
         self.userinfo = b""
+        # netloc now: its property's first use would otherwise raise and catch an AttributeError
+        self._netloc = (host if self.port is None else f"{host}:{self.port}").encode("ascii")
         self.query = (query or "").encode("ascii")
         self.raw_path = (f"{path}?{query}" if query else path).encode("ascii")
         return True
