@@ -297,7 +297,8 @@ class _Link(asyncio.Protocol):
         self.upstream: asyncio.Transport | None = None
         self.up: _Direction | None = None
         self.down: _Direction | None = None
-        self._open = 0  # transports of this link not yet lost
+        self._client_open = False
+        self._upstream_open = False
         self._connecting: asyncio.Task[None] | None = None
 
     # -- the client side
@@ -307,7 +308,7 @@ class _Link(asyncio.Protocol):
         accepted = loop.time()
         proxy = self.proxy
         self.client = transport
-        self._open = 1
+        self._client_open = True
         proxy._links.add(self)
         with proxy._lock:
             proxy._connections += 1
@@ -334,7 +335,7 @@ class _Link(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         assert self.up is not None
         self.upstream = transport
-        self._open += 1
+        self._upstream_open = True
         self.up.connected(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -347,7 +348,7 @@ class _Link(asyncio.Protocol):
         return True  # keep the client's side open for the answer
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost()
+        self._lost(self.client)
 
     # flow control: a full write buffer on one side pauses reading on the other
     def pause_writing(self) -> None:
@@ -374,13 +375,17 @@ class _Link(asyncio.Protocol):
         for transport in (self.client, self.upstream):
             if transport is not None:
                 transport.abort()
-        if self.upstream is None:  # no upstream transport will be lost
-            self._open = min(self._open, 1)
 
-    def _lost(self) -> None:
-        self._open -= 1
-        if self._open > 0:
-            self.abort()  # the other side goes too
+    def _lost(self, transport: asyncio.BaseTransport | None) -> None:
+        """One side's connection is gone: the other goes too, and the link ends with both."""
+        if transport is self.client:
+            self._client_open = False
+        elif transport is not None and transport is self.upstream:
+            self._upstream_open = False
+        else:
+            return  # an upstream connection made after the client had gone: never joined
+        if self._client_open or self._upstream_open:
+            self.abort()
             return
         if self in self.proxy._links:
             self.proxy._links.discard(self)
@@ -393,6 +398,10 @@ class _Upstream(asyncio.Protocol):
 
     def __init__(self, link: _Link) -> None:
         self.link = link
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         if self.link.down is not None:
@@ -404,7 +413,7 @@ class _Upstream(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.link._lost()
+        self.link._lost(self.transport)
 
     def pause_writing(self) -> None:
         if self.link.client is not None:

@@ -16,7 +16,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -165,8 +165,19 @@ def test_connections_are_independent_and_counted(echo: tuple[str, int]) -> None:
             for sock in socks:
                 sock.close()
         assert proxy.connections == 5
+        assert _settles(lambda: proxy.active == 0)  # both sides of every link ended
         proxy.reset()
         assert proxy.connections == 0
+
+
+def _settles(condition: Callable[[], bool]) -> bool:
+    """True once `condition` holds (the proxy's loop runs in its own thread); checked
+    up to 500 times, 10 ms apart: a count of looks, not a deadline the test races."""
+    for _ in range(500):
+        if condition():
+            return True
+        threading.Event().wait(0.01)
+    return condition()
 
 
 def test_unreachable_upstream_closes_the_client(echo: tuple[str, int]) -> None:
@@ -176,6 +187,7 @@ def test_unreachable_upstream_closes_the_client(echo: tuple[str, int]) -> None:
         with LatencyProxy("127.0.0.1", dead_port, delay=0.001) as proxy, _connect(proxy) as sock:
             sock.sendall(b"anyone?")
             assert sock.recv(100) == b""
+            assert _settles(lambda: proxy.active == 0)
 
 
 def test_stop_closes_open_connections_and_is_idempotent(echo: tuple[str, int]) -> None:
