@@ -190,8 +190,14 @@ class LatencyProxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for link in list(self._links):
+        links = list(self._links)
+        connecting = [t for link in links if (t := link.connecting) is not None and not t.done()]
+        for task in connecting:  # an upstream connect in flight: no pending task left behind
+            task.cancel()
+        for link in links:
             link.abort()
+        if connecting:
+            await asyncio.gather(*connecting, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -299,7 +305,7 @@ class _Link(asyncio.Protocol):
         self.down: _Direction | None = None
         self._client_open = False
         self._upstream_open = False
-        self._connecting: asyncio.Task[None] | None = None
+        self.connecting: asyncio.Task[None] | None = None
 
     # -- the client side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -318,7 +324,7 @@ class _Link(asyncio.Protocol):
         self.up = _Direction(proxy, loop, not_before, self._ended, up=True)
         self.down = _Direction(proxy, loop, accepted, self._ended, up=False)
         self.down.connected(transport)
-        self._connecting = loop.create_task(self._connect(loop))
+        self.connecting = loop.create_task(self._connect(loop))
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
         proxy = self.proxy
